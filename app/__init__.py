@@ -1,0 +1,31 @@
+"""Rotor: short-lived access tokens, rotating refresh tokens and real sessions."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask_jwt_extended import JWTManager
+
+from app import api, auth, errors, store
+from config import Settings
+
+log = logging.getLogger("rotor")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app: settings, store, auth rules, error envelope, blueprints."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(settings.flask_config())
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["rotor.settings"] = settings
+
+    jwt = JWTManager(app)
+    errors.init_app(app)
+    errors.register(jwt)
+    rotor_store = store.init_app(app, settings)
+    auth.init_app(app, jwt, settings, rotor_store)
+    api.init_app(app, jwt)
+    log.info("rotor ready: %s", settings.public_summary())
+    return app

@@ -1,0 +1,17 @@
+"""The api room: blueprints that translate HTTP to calls into app.auth and back."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_jwt_extended import JWTManager
+
+from app.api import auth, ops, principal
+from app.api.http import refuse_oversized_request
+
+
+def init_app(app: Flask, jwt: JWTManager) -> None:
+    """Register the blueprints and the per-request checks."""
+    principal.register(jwt)
+    app.before_request(refuse_oversized_request)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(ops.bp)

@@ -1,0 +1,155 @@
+"""The ``/api/auth`` endpoints of API.md: HTTP in, HTTP out; the rules live in app.auth."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, request
+from flask_jwt_extended import jwt_required
+
+from app.api.http import client_ip, iso, json_response, load_json, no_store, user_agent
+from app.api.principal import current_principal
+from app.api.schemas import (
+    LoginSchema,
+    PasswordChangeSchema,
+    RefreshSchema,
+    RegisterSchema,
+    SessionListSchema,
+    TokenPairSchema,
+    UserSchema,
+)
+from app.auth import TokenPair, get_auth
+from app.errors import ApiError, TokenError
+
+bp = Blueprint("auth", __name__, url_prefix="/api/auth")
+
+_register_schema = RegisterSchema()
+_login_schema = LoginSchema()
+_refresh_schema = RefreshSchema()
+_password_schema = PasswordChangeSchema()
+_user_schema = UserSchema()
+_sessions_schema = SessionListSchema()
+_token_pair_schema = TokenPairSchema()
+_SESSION_ID = re.compile(r"[0-9a-f]{1,64}")
+
+
+def _token_pair_response(pair: TokenPair) -> Response:
+    now = int(get_auth().clock())
+    body = _token_pair_schema.dump(
+        {
+            "access_token": pair.access_token,
+            "refresh_token": pair.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": max(pair.access_expires_at - now, 0),
+            "refresh_expires_in": max(pair.refresh_expires_at - now, 0),
+            "session_id": pair.session_id,
+            "token": pair.access_token,
+        }
+    )
+    return no_store(json_response(body))
+
+
+def _presented_refresh_token() -> str:
+    """The refresh token from the JSON body or ``Authorization: Bearer`` (exactly one)."""
+    from_body = load_json(_refresh_schema, optional=True).get("refresh_token")
+    from_header = None
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            value = value.strip()
+            if not value or " " in value:
+                raise ApiError(
+                    "invalid_request", "The Authorization header must be 'Bearer <token>'.", 400
+                )
+            from_header = value
+    if from_body and from_header:
+        raise ApiError("invalid_request", "Send the refresh token in one place only.", 400)
+    token = from_body or from_header
+    if not token:
+        raise TokenError("missing_token", "A refresh token is required.", presented=False)
+    return token
+
+
+@bp.post("/register")
+def register() -> Response:
+    data = load_json(_register_schema)
+    user = get_auth().register(data["email"], data["password"])
+    body = _user_schema.dump(
+        {"id": user.id, "email": user.email, "created_at": iso(user.created_ms)}
+    )
+    return json_response(body, 201)
+
+
+@bp.post("/login")
+def login() -> Response:
+    data = load_json(_login_schema)
+    pair = get_auth().login(
+        data["email"], data["password"], ip=client_ip(), user_agent=user_agent()
+    )
+    return _token_pair_response(pair)
+
+
+@bp.post("/refresh")
+def refresh() -> Response:
+    return _token_pair_response(get_auth().refresh(_presented_refresh_token()))
+
+
+@bp.post("/logout")
+@jwt_required()
+def logout() -> Response:
+    get_auth().logout(current_principal())
+    return Response(status=204)
+
+
+@bp.post("/logout-all")
+@jwt_required()
+def logout_all() -> Response:
+    get_auth().logout_all(current_principal())
+    return Response(status=204)
+
+
+@bp.get("/sessions")
+@jwt_required()
+def list_sessions() -> Response:
+    principal = current_principal()
+    sessions = [
+        {
+            "id": s.id,
+            "created_at": iso(s.created_ms),
+            "last_used_at": iso(s.used_ms),
+            "expires_at": iso(s.expires_ms),
+            "user_agent": s.user_agent,
+            "ip": s.ip,
+            "current": s.id == principal.session_id,
+        }
+        for s in get_auth().list_sessions(principal)
+    ]
+    return json_response(_sessions_schema.dump({"sessions": sessions}))
+
+
+@bp.delete("/sessions/<session_id>")
+@jwt_required()
+def end_session(session_id: str) -> Response:
+    if not _SESSION_ID.fullmatch(session_id):
+        raise ApiError("session_not_found", "No such session.", 404)
+    get_auth().end_session(current_principal(), session_id)
+    return Response(status=204)
+
+
+@bp.get("/me")
+@jwt_required()
+def me() -> Response:
+    principal = current_principal()
+    body = _user_schema.dump(
+        {"id": principal.user_id, "email": principal.email, "created_at": iso(principal.created_ms)}
+    )
+    return json_response(body)
+
+
+@bp.post("/password")
+@jwt_required()
+def change_password() -> Response:
+    data = load_json(_password_schema)
+    get_auth().change_password(current_principal(), data["current_password"], data["new_password"])
+    return Response(status=204)

@@ -1,0 +1,66 @@
+"""Small HTTP helpers shared by the blueprints: JSON bodies, client identity, timestamps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import Schema
+from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
+
+from app.errors import ApiError
+from app.settings import get_settings
+
+
+def load_json(schema: Schema, *, optional: bool = False) -> dict[str, Any]:
+    """The request's JSON object validated by ``schema`` (415/400/422 otherwise)."""
+    if optional and not request.content_length and not request.is_json:
+        return {}
+    if not request.is_json:
+        raise ApiError("unsupported_media_type", "Send a JSON body (application/json).", 415)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError("invalid_json", "The body must be a JSON object.", 400)
+    loaded: dict[str, Any] = schema.load(data)
+    return loaded
+
+
+def client_ip() -> str:
+    """The peer address (behind a proxy, configure it to pass the real one)."""
+    return request.remote_addr or ""
+
+
+def user_agent() -> str:
+    """The client's User-Agent header, as sent."""
+    return request.headers.get("User-Agent", "")
+
+
+def iso(ms: int) -> datetime:
+    """A stored millisecond timestamp as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def no_store(response: Response) -> Response:
+    """Responses that carry tokens must never be cached (RFC 6749 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    """A JSON response with a status."""
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def refuse_oversized_request() -> None:
+    """431/414 as JSON for huge headers or URLs (gunicorn lets them through to us)."""
+    limit = get_settings().max_header_bytes
+    environ = request.environ
+    if len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) > limit:
+        raise RequestURITooLarge()
+    for key, value in environ.items():
+        if key.startswith("HTTP_") and isinstance(value, str) and len(value) > limit:
+            raise RequestHeaderFieldsTooLarge()

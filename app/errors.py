@@ -1,0 +1,156 @@
+"""One error envelope for every non-2xx answer: ``{"error": {"code", "message", "details"?}}``.
+
+`ApiError` is what the rules raise; `init_app` maps it, werkzeug's HTTP errors, marshmallow's
+validation errors, store outages and flask-jwt-extended's failures to that envelope.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from flask_jwt_extended import JWTManager
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.store import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+REALM = 'Bearer realm="rotor"'
+
+
+class ApiError(Exception):
+    """An answer to the client: a machine code, a human message, an HTTP status."""
+
+    def __init__(
+        self, code: str, message: str, status: int, details: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details
+
+
+class TokenError(ApiError):
+    """A refused bearer token: 401 with the RFC 6750 ``WWW-Authenticate`` header."""
+
+    def __init__(self, code: str, message: str, *, presented: bool = True) -> None:
+        super().__init__(code, message, 401)
+        self.presented = presented
+
+
+def error_response(
+    code: str,
+    message: str,
+    status: int,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Build the envelope; the one place its shape is written."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    response = jsonify(error=body)
+    response.status_code = status
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def token_error_response(code: str, message: str, *, presented: bool) -> Response:
+    """401 for a bearer token; ``error="invalid_token"`` only when a token was sent."""
+    challenge = f'{REALM}, error="invalid_token"' if presented else REALM
+    return error_response(code, message, 401, headers={"WWW-Authenticate": challenge})
+
+
+def invalid_request_response(message: str) -> Response:
+    """400 for a malformed credential (RFC 6750 ``invalid_request``)."""
+    return error_response(
+        "invalid_request",
+        message,
+        400,
+        headers={"WWW-Authenticate": f'{REALM}, error="invalid_request"'},
+    )
+
+
+def _handle_api_error(error: ApiError) -> Response:
+    if isinstance(error, TokenError):
+        return token_error_response(error.code, error.message, presented=error.presented)
+    if error.code == "invalid_request":
+        return invalid_request_response(error.message)
+    return error_response(error.code, error.message, error.status, error.details)
+
+
+def _handle_validation_error(error: ValidationError) -> Response:
+    messages = error.messages if isinstance(error.messages, dict) else {"_body": error.messages}
+    return error_response("validation_error", "The request body is invalid.", 422, messages)
+
+
+def _handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = (error.name or "error").lower().replace(" ", "_").replace("-", "_")
+    response = error_response(code, error.description or error.name, status)
+    if status == 405 and error.response is None:
+        allowed = getattr(error, "valid_methods", None)
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def _handle_store_unavailable(error: StoreUnavailable) -> Response:
+    log.warning("store unavailable: %s", error)
+    return error_response(
+        "store_unavailable",
+        "The session store is unavailable; try again shortly.",
+        503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error")
+    return error_response("internal_error", "Something went wrong on our side.", 500)
+
+
+def register(jwt: JWTManager) -> None:
+    """Route every flask-jwt-extended failure to the envelope (RFC 6750 for bearer tokens)."""
+
+    @jwt.unauthorized_loader
+    def _missing(reason: str) -> Response:
+        return token_error_response("missing_token", "A bearer token is required.", presented=False)
+
+    @jwt.invalid_token_loader
+    def _invalid(reason: str) -> Response:
+        if reason.startswith("Bad Authorization header"):
+            return invalid_request_response("The Authorization header must be 'Bearer <token>'.")
+        return token_error_response("invalid_token", "The token is invalid.", presented=True)
+
+    @jwt.expired_token_loader
+    def _expired(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return token_error_response("token_expired", "The token has expired.", presented=True)
+
+    @jwt.revoked_token_loader
+    def _revoked(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return token_error_response(
+            "token_revoked", "The token's session has ended.", presented=True
+        )
+
+    @jwt.token_verification_failed_loader
+    def _failed(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return token_error_response("invalid_token", "The token is invalid.", presented=True)
+
+    @jwt.needs_fresh_token_loader
+    def _needs_fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
+        return token_error_response("invalid_token", "The token is invalid.", presented=True)
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers; flask-jwt-extended's own are set up in `register`."""
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(ValidationError, _handle_validation_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(StoreUnavailable, _handle_store_unavailable)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,44 @@
+"""What the store hands back: plain typed records, no Redis types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user as stored; ``password_hash`` never leaves the auth room."""
+
+    id: str
+    email: str
+    password_hash: str
+    created_ms: int
+    disabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One session (a refresh-token family) with its device metadata."""
+
+    id: str
+    created_ms: int
+    used_ms: int
+    expires_ms: int
+    absolute_ms: int
+    generation: int
+    ip: str
+    user_agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What the rotate script decided.
+
+    outcome is ``rotated``, ``replayed``, ``reused`` or ``ended``; ``generation`` is the new one
+    when rotated and the session's when reused; ``sealed_pair`` comes with ``replayed``.
+    """
+
+    outcome: str
+    generation: int | None = None
+    sealed_pair: str | None = None
+    session_ended: bool = False

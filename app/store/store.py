@@ -1,0 +1,257 @@
+"""Typed access to Rotor's Redis data: users, sessions, the denylist.
+
+Each method is one Redis round trip unless its docstring says otherwise. Decisions that read and
+then write (rotate, open a session, authorize) are Lua scripts from ``lua/``, registered once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from app.store.client import load_script, translates_redis_errors
+from app.store.keys import KeySpace
+from app.store.records import Rotation, SessionRecord, UserRecord
+
+CREATE_SESSION_ATTEMPTS = 5
+
+
+class Store:
+    """Rotor's Redis; the only code that knows key names and scripts."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.keys = KeySpace(prefix)
+        self._authorize = client.register_script(load_script("authorize"))
+        self._rotate = client.register_script(load_script("rotate"))
+        self._create_session = client.register_script(load_script("create_session"))
+        self._end_sessions = client.register_script(load_script("end_sessions"))
+
+    # -- health ---------------------------------------------------------------------------
+
+    @translates_redis_errors
+    def ping(self) -> bool:
+        """True when Redis answers."""
+        return bool(self.client.ping())
+
+    # -- users ----------------------------------------------------------------------------
+
+    @translates_redis_errors
+    def create_user(self, uid: str, email: str, password_hash: str, created_ms: int) -> bool:
+        """Store a new user and claim its email; False (and nothing kept) if the email is taken.
+
+        Two round trips: the record first (under a fresh id nobody can reach yet), then the
+        email claim with SET NX, which is the atomic decision between racing registrations.
+        """
+        user_key = self.keys.user(uid)
+        self.client.hset(
+            user_key, mapping={"email": email, "pw": password_hash, "created": created_ms}
+        )
+        if self.client.set(self.keys.email(email), uid, nx=True):
+            return True
+        self.client.delete(user_key)
+        return False
+
+    @translates_redis_errors
+    def find_user_by_email(self, email: str) -> UserRecord | None:
+        """The user registered under a normalized email (two round trips), or None."""
+        uid = self.client.get(self.keys.email(email))
+        if uid is None:
+            return None
+        return self._read_user(uid)
+
+    @translates_redis_errors
+    def get_user(self, uid: str) -> UserRecord | None:
+        """The user with this id, or None."""
+        return self._read_user(uid)
+
+    def _read_user(self, uid: str) -> UserRecord | None:
+        fields = self.client.hgetall(self.keys.user(uid))
+        if not fields:
+            return None
+        return UserRecord(
+            id=uid,
+            email=fields["email"],
+            password_hash=fields["pw"],
+            created_ms=int(fields["created"]),
+            disabled=fields.get("disabled") == "1",
+        )
+
+    @translates_redis_errors
+    def set_password_hash(self, uid: str, password_hash: str, changed_ms: int) -> None:
+        """Replace a user's password hash."""
+        self.client.hset(
+            self.keys.user(uid), mapping={"pw": password_hash, "pw_changed": changed_ms}
+        )
+
+    # -- sessions -------------------------------------------------------------------------
+
+    @translates_redis_errors
+    def create_session(
+        self,
+        uid: str,
+        sid: str,
+        token_hash: str,
+        *,
+        now_ms: int,
+        deadline_ms: int,
+        absolute_ms: int,
+        ip: str,
+        user_agent: str,
+        limit: int,
+    ) -> list[str] | None:
+        """Open a session; returns the ids evicted to stay within ``limit``, None if the user
+        is gone or disabled.
+
+        Reads the index, then runs the script with every listed session's keys; if a login
+        raced in between, the script says so and we read again (bounded).
+        """
+        keys = self.keys
+        for _ in range(CREATE_SESSION_ATTEMPTS):
+            known = self.client.zrange(keys.sessions(uid), 0, -1)
+            script_keys = [keys.user(uid), keys.sessions(uid), keys.session(uid, sid)]
+            for other in known:
+                script_keys += [keys.session(uid, other), keys.grace(uid, other)]
+            result = self._create_session(
+                keys=script_keys,
+                args=[
+                    sid,
+                    token_hash,
+                    now_ms,
+                    deadline_ms,
+                    absolute_ms,
+                    ip,
+                    user_agent,
+                    limit,
+                    *known,
+                ],
+            )
+            if result[0] == "created":
+                return list(result[1:])
+            if result[0] == "disabled":
+                return None
+        raise RuntimeError("the session index kept changing; login not recorded")
+
+    @translates_redis_errors
+    def authorize(self, uid: str, sid: str, jti: str) -> tuple[str, int] | None:
+        """(email, created ms) when the session is alive, the user active and the access token
+        not denied; None otherwise. One round trip: every authenticated request pays it."""
+        keys = self.keys
+        result = self._authorize(
+            keys=[keys.session(uid, sid), keys.denied(uid, jti), keys.user(uid)]
+        )
+        if not result:
+            return None
+        return result[0], int(result[1])
+
+    @translates_redis_errors
+    def rotate(
+        self,
+        uid: str,
+        sid: str,
+        *,
+        presented_hash: str,
+        presented_generation: int,
+        successor_hash: str,
+        now_ms: int,
+        deadline_ms: int,
+        grace_ms: int,
+        sealed_pair: str,
+        end_session_on_reuse: bool,
+    ) -> Rotation:
+        """Rotate, replay or detect reuse in one script call (see ``lua/rotate.lua``)."""
+        keys = self.keys
+        result = self._rotate(
+            keys=[keys.session(uid, sid), keys.grace(uid, sid), keys.sessions(uid), keys.user(uid)],
+            args=[
+                presented_hash,
+                presented_generation,
+                successor_hash,
+                now_ms,
+                deadline_ms,
+                grace_ms,
+                sealed_pair,
+                "1" if end_session_on_reuse else "0",
+                sid,
+            ],
+        )
+        outcome = result[0]
+        if outcome == "rotated":
+            return Rotation(outcome, generation=int(result[1]))
+        if outcome == "replayed":
+            return Rotation(outcome, sealed_pair=result[1])
+        if outcome == "reused":
+            return Rotation(outcome, generation=int(result[1]), session_ended=result[2] == 1)
+        return Rotation("ended")
+
+    @translates_redis_errors
+    def session_ids(self, uid: str) -> list[str]:
+        """Ids in the user's session index (some may have just expired)."""
+        return list(self.client.zrange(self.keys.sessions(uid), 0, -1))
+
+    @translates_redis_errors
+    def list_sessions(self, uid: str) -> list[SessionRecord]:
+        """The user's live sessions, newest first (two round trips: index, then records)."""
+        sids = self.client.zrange(self.keys.sessions(uid), 0, -1, desc=True)
+        if not sids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for sid in sids:
+            pipe.hgetall(self.keys.session(uid, sid))
+        records = pipe.execute()
+        return [
+            _session_record(sid, fields)
+            for sid, fields in zip(sids, records, strict=True)
+            if fields
+        ]
+
+    @translates_redis_errors
+    def get_session(self, uid: str, sid: str) -> SessionRecord | None:
+        """One session of the user, or None."""
+        fields = self.client.hgetall(self.keys.session(uid, sid))
+        return _session_record(sid, fields) if fields else None
+
+    @translates_redis_errors
+    def end_sessions(
+        self,
+        uid: str,
+        sids: Iterable[str],
+        *,
+        deny_jti: str | None = None,
+        deny_ms: int = 0,
+    ) -> int:
+        """End these sessions of one user (and deny one access token); returns how many were
+        alive. One round trip."""
+        keys = self.keys
+        sids = list(sids)
+        deny = deny_jti is not None and deny_ms > 0
+        script_keys = [
+            keys.sessions(uid),
+            keys.denied(uid, deny_jti) if deny and deny_jti else keys.sessions(uid),
+        ]
+        for sid in sids:
+            script_keys += [keys.session(uid, sid), keys.grace(uid, sid)]
+        return int(self._end_sessions(keys=script_keys, args=[deny_ms if deny else 0, *sids]))
+
+    def end_all_sessions(self, uid: str, *, keep: Sequence[str] = ()) -> int:
+        """End every session in the user's index except ``keep`` (two round trips).
+
+        A session opened after the index was read survives: it was opened after this request.
+        """
+        sids = [sid for sid in self.session_ids(uid) if sid not in keep]
+        if not sids:
+            return 0
+        return self.end_sessions(uid, sids)
+
+
+def _session_record(sid: str, fields: dict[str, str]) -> SessionRecord:
+    return SessionRecord(
+        id=sid,
+        created_ms=int(fields["created"]),
+        used_ms=int(fields["used"]),
+        expires_ms=int(fields["exp"]),
+        absolute_ms=int(fields["abs"]),
+        generation=int(fields["gen"]),
+        ip=fields.get("ip", ""),
+        user_agent=fields.get("ua", ""),
+    )

@@ -1,0 +1,181 @@
+"""Rotor's settings: read the environment once, validate, and hand Flask its config.
+
+`Settings.from_env()` is the only place that reads `os.environ`; the rest of the code gets a
+frozen `Settings` through `app.settings.get_settings()`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+ENVIRONMENTS = ("development", "production", "testing")
+REUSE_POLICIES = ("revoke_session", "revoke_user", "alert_only")
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(ValueError):
+    """A setting is missing or out of range; startup must stop with this message."""
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Rotor reads, with the defaults of API.md."""
+
+    env: str = "production"
+    redis_url: str | None = None
+    redis_cluster: bool = False
+    redis_key_prefix: str = "auth:"
+    redis_timeout: float = 2.0
+    jwt_secret_key: str = ""
+    jwt_issuer: str = "rotor"
+    jwt_audience: str = "rotor"
+    access_token_ttl: int = 900
+    refresh_token_ttl: int = 604_800
+    session_max_lifetime: int = 2_592_000
+    refresh_reuse_grace: int = 10
+    max_sessions_per_user: int = 20
+    bcrypt_rounds: int = 12
+    ratelimit_enabled: bool = True
+    reuse_policy: str = "revoke_session"
+    cookie_secure: bool = True
+    max_body_bytes: int = 16 * 1024
+    max_header_bytes: int = 8 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        d = cls()
+        settings = cls(
+            env=env.get("ROTOR_ENV", d.env),
+            redis_url=env.get("REDIS_URL") or None,
+            redis_cluster=_bool(env, "REDIS_CLUSTER", d.redis_cluster),
+            redis_key_prefix=env.get("REDIS_KEY_PREFIX", d.redis_key_prefix),
+            redis_timeout=_float(env, "REDIS_TIMEOUT", d.redis_timeout),
+            jwt_secret_key=env.get("JWT_SECRET_KEY", ""),
+            jwt_issuer=env.get("JWT_ISSUER", d.jwt_issuer),
+            jwt_audience=env.get("JWT_AUDIENCE", d.jwt_audience),
+            access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", d.access_token_ttl),
+            refresh_token_ttl=_int(env, "REFRESH_TOKEN_TTL", d.refresh_token_ttl),
+            session_max_lifetime=_int(env, "SESSION_MAX_LIFETIME", d.session_max_lifetime),
+            refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE", d.refresh_reuse_grace),
+            max_sessions_per_user=_int(env, "MAX_SESSIONS_PER_USER", d.max_sessions_per_user),
+            bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", d.bcrypt_rounds),
+            ratelimit_enabled=_bool(env, "RATELIMIT_ENABLED", d.ratelimit_enabled),
+            reuse_policy=env.get("REUSE_POLICY", d.reuse_policy),
+            cookie_secure=_bool(env, "COOKIE_SECURE", d.cookie_secure),
+        )
+        return settings.validated()
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, validated again (tests, benchmarks)."""
+        return replace(self, **changes).validated()
+
+    def validated(self) -> Settings:
+        """Check ranges; fill in a development secret; raise ConfigError when unusable."""
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"ROTOR_ENV must be one of {', '.join(ENVIRONMENTS)}")
+        settings = self
+        if not self.jwt_secret_key and self.env != "production":
+            # A random secret per process: tokens do not survive a restart, by design.
+            settings = replace(self, jwt_secret_key=secrets.token_urlsafe(48))
+        if len(settings.jwt_secret_key.encode()) < MIN_SECRET_BYTES:
+            what = "is not set" if not settings.jwt_secret_key else "is shorter than 32 bytes"
+            raise ConfigError(
+                f"JWT_SECRET_KEY {what}: set it to at least 32 random bytes, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        positive = {
+            "ACCESS_TOKEN_TTL": settings.access_token_ttl,
+            "REFRESH_TOKEN_TTL": settings.refresh_token_ttl,
+            "SESSION_MAX_LIFETIME": settings.session_max_lifetime,
+            "MAX_SESSIONS_PER_USER": settings.max_sessions_per_user,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value}")
+        if settings.refresh_reuse_grace < 0:
+            raise ConfigError("REFRESH_REUSE_GRACE must be 0 or more")
+        if not 4 <= settings.bcrypt_rounds <= 31:
+            raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
+        if settings.env == "production" and settings.bcrypt_rounds < 10:
+            raise ConfigError("BCRYPT_ROUNDS below 10 is allowed only outside production")
+        if settings.reuse_policy not in REUSE_POLICIES:
+            raise ConfigError(f"REUSE_POLICY must be one of {', '.join(REUSE_POLICIES)}")
+        if not settings.redis_key_prefix:
+            raise ConfigError("REDIS_KEY_PREFIX must not be empty")
+        if settings.redis_cluster and not settings.redis_url:
+            raise ConfigError("REDIS_CLUSTER=1 needs REDIS_URL naming a cluster node")
+        return settings
+
+    def flask_config(self) -> dict[str, Any]:
+        """The Flask and flask-jwt-extended settings derived from ours."""
+        return {
+            "SECRET_KEY": self.jwt_secret_key,
+            "MAX_CONTENT_LENGTH": self.max_body_bytes,
+            "JWT_SECRET_KEY": self.jwt_secret_key,
+            "JWT_ALGORITHM": "HS256",
+            "JWT_DECODE_ALGORITHMS": ["HS256"],
+            "JWT_ENCODE_ISSUER": self.jwt_issuer,
+            "JWT_DECODE_ISSUER": self.jwt_issuer,
+            "JWT_ENCODE_AUDIENCE": self.jwt_audience,
+            "JWT_DECODE_AUDIENCE": self.jwt_audience,
+            "JWT_DECODE_LEEWAY": 0,
+            "JWT_ENCODE_NBF": False,
+            "JWT_TOKEN_LOCATION": ["headers"],
+            "JWT_HEADER_TYPE": "Bearer",
+            "JWT_ERROR_MESSAGE_KEY": "message",
+            "JWT_COOKIE_CSRF_PROTECT": False,
+        }
+
+    def public_summary(self) -> dict[str, Any]:
+        """Settings safe to log: everything but the secret."""
+        summary = asdict(self)
+        summary["jwt_secret_key"] = "<set>" if self.jwt_secret_key else "<unset>"
+        if self.redis_url:
+            summary["redis_url"] = _redact_url(self.redis_url)
+        return summary
+
+
+def _redact_url(url: str) -> str:
+    """Hide a password in a redis:// URL before it reaches a log."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    _credentials, _, host = rest.rpartition("@")
+    return f"{scheme}{sep}***@{host}"
