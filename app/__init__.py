@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask
 from flask_jwt_extended import JWTManager
@@ -13,8 +14,12 @@ from config import Settings
 log = logging.getLogger("rotor")
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app: settings, store, auth rules, error envelope, blueprints."""
+def create_app(settings: Settings | None = None, *, redis_client: Any = None) -> Flask:
+    """Build the app: settings, store, auth rules, error envelope, blueprints.
+
+    ``redis_client`` replaces the connection from settings (tests pass fakeredis or a client
+    of their own redis-server).
+    """
     settings = settings or Settings.from_env()
     app = Flask(__name__)
     app.config.update(settings.flask_config())
@@ -24,7 +29,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     jwt = JWTManager(app)
     errors.init_app(app)
     errors.register(jwt)
-    rotor_store = store.init_app(app, settings)
+    rotor_store = store.init_app(app, settings, redis_client)
     auth.init_app(app, jwt, settings, rotor_store)
     api.init_app(app, jwt)
     log.info("rotor ready: %s", settings.public_summary())

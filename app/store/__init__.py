@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, current_app
 
 from app.store.client import StoreUnavailable, connect
@@ -20,9 +22,9 @@ __all__ = [
 ]
 
 
-def init_app(app: Flask, settings: Settings) -> Store:
+def init_app(app: Flask, settings: Settings, client: Any = None) -> Store:
     """Connect (lazily: redis-py opens sockets on first use) and keep the store on the app."""
-    store = Store(connect(settings), settings.redis_key_prefix)
+    store = Store(client if client is not None else connect(settings), settings.redis_key_prefix)
     app.extensions["rotor.store"] = store
     return store
 

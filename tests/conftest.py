@@ -1,0 +1,137 @@
+"""Fixtures: settings, a Redis per backend (fakeredis and a real redis-server), app, client,
+and an `auth` helper that speaks the API like a client would."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import fakeredis
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from config import Settings
+from tests.servers import RedisServer
+
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+PASSWORD = "correct horse battery"
+_emails = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One real redis-server for the whole session, on a free port."""
+    try:
+        server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def real_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
+    """A client of the session's real server, flushed before each test."""
+    client = redis_server.client()
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.redis)])
+def redis_client(request: pytest.FixtureRequest) -> Any:
+    """Each test that asks for it runs twice: on fakeredis and on the real server."""
+    if request.param == "fake":
+        return fakeredis.FakeRedis(decode_responses=True)
+    return request.getfixturevalue("real_redis")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        env="testing", jwt_secret_key=SECRET, bcrypt_rounds=4, refresh_reuse_grace=10
+    ).validated()
+
+
+@pytest.fixture
+def make_app(settings: Settings, redis_client: Any):
+    """Build an app on this test's Redis, with some settings changed."""
+
+    def build(**changes: Any) -> Flask:
+        return create_app(settings.replace(**changes), redis_client=redis_client)
+
+    return build
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+class AuthActions:
+    """A client author's view of the API: register, log in, refresh, call with a token."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def register(self, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
+        if email is None:
+            email = f"user{next(_emails)}@example.com"
+        response = self.client.post(
+            "/api/auth/register", json={"email": email, "password": password}
+        )
+        assert response.status_code == 201, response.json
+        return {**response.json, "password": password}
+
+    def login(self, email: str, password: str = PASSWORD, user_agent: str = "pytest") -> dict:
+        response = self.client.post(
+            "/api/auth/login",
+            json={"email": email, "password": password},
+            headers={"User-Agent": user_agent},
+        )
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def register_and_login(self) -> dict[str, Any]:
+        user = self.register()
+        return {**self.login(user["email"]), "email": user["email"], "user_id": user["id"]}
+
+    def refresh(self, refresh_token: str):
+        return self.client.post("/api/auth/refresh", json={"refresh_token": refresh_token})
+
+    def get(self, path: str, access_token: str):
+        return self.client.get(path, headers={"Authorization": f"Bearer {access_token}"})
+
+    def post(self, path: str, access_token: str, **kwargs: Any):
+        return self.client.post(
+            path, headers={"Authorization": f"Bearer {access_token}"}, **kwargs
+        )
+
+    def delete(self, path: str, access_token: str):
+        return self.client.delete(path, headers={"Authorization": f"Bearer {access_token}"})
+
+    def me(self, access_token: str):
+        return self.get("/api/auth/me", access_token)
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, for stopping and restarting it."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
