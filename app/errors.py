@@ -20,6 +20,17 @@ log = logging.getLogger(__name__)
 
 REALM = 'Bearer realm="rotor"'
 
+# Stable machine codes for werkzeug's HTTP errors (its display names may change).
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    414: "uri_too_long",
+    415: "unsupported_media_type",
+    431: "header_too_large",
+}
+
 
 class ApiError(Exception):
     """An answer to the client: a machine code, a human message, an HTTP status."""
@@ -91,7 +102,7 @@ def _handle_validation_error(error: ValidationError) -> Response:
 
 def _handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
-    code = (error.name or "error").lower().replace(" ", "_").replace("-", "_")
+    code = HTTP_ERROR_CODES.get(status) or (error.name or "error").lower().replace(" ", "_")
     response = error_response(code, error.description or error.name, status)
     if status == 405 and error.response is None:
         allowed = getattr(error, "valid_methods", None)

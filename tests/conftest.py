@@ -18,7 +18,7 @@ from app import create_app
 from config import Settings
 from tests.servers import RedisServer
 
-SECRET = "test-secret-key-that-is-long-enough-0123456789"
+SECRET = "test-secret-key-that-is-long-enough-for-hs512-0123456789abcdefgh"
 PASSWORD = "correct horse battery"
 _emails = itertools.count(1)
 
@@ -113,9 +113,7 @@ class AuthActions:
         return self.client.get(path, headers={"Authorization": f"Bearer {access_token}"})
 
     def post(self, path: str, access_token: str, **kwargs: Any):
-        return self.client.post(
-            path, headers={"Authorization": f"Bearer {access_token}"}, **kwargs
-        )
+        return self.client.post(path, headers={"Authorization": f"Bearer {access_token}"}, **kwargs)
 
     def delete(self, path: str, access_token: str):
         return self.client.delete(path, headers={"Authorization": f"Bearer {access_token}"})
@@ -135,3 +133,9 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def real_auth(settings: Settings, real_redis: redis.Redis) -> AuthActions:
+    """An `auth` helper whose app talks to the real redis-server only."""
+    return AuthActions(create_app(settings, redis_client=real_redis).test_client())

@@ -1,0 +1,109 @@
+"""Registration and login: validation, email normalization, no enumeration, long passwords."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+
+def test_register_returns_the_account(client):
+    response = client.post(
+        "/api/auth/register", json={"email": "new@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 201
+    assert set(response.json) == {"id", "email", "created_at"}
+    assert response.json["email"] == "new@example.com"
+
+
+def test_emails_are_one_account_however_cased_or_padded(auth, client):
+    auth.register(" Bob@X.io ")
+    response = client.post("/api/auth/register", json={"email": "bob@x.io", "password": PASSWORD})
+    assert response.status_code == 409
+    assert response.json["error"]["code"] == "email_taken"
+    assert auth.login("BOB@x.IO  ")["access_token"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "not-an-email", "password": PASSWORD}, "email"),
+        ({"email": "a@example.com", "password": "short"}, "password"),
+        ({"email": "a@example.com", "password": "x" * 1025}, "password"),
+        ({"email": "a@example.com"}, "password"),
+        ({"password": PASSWORD}, "email"),
+        ({"email": ["a@example.com"], "password": PASSWORD}, "email"),
+        ({"email": "a@example.com", "password": 12345678}, "password"),
+        ({"email": "a@example.com", "password": PASSWORD, "admin": True}, "admin"),
+        ({"email": "\ud800@example.com", "password": PASSWORD}, "email"),
+        ({"email": "x" * 250 + "@example.com", "password": PASSWORD}, "email"),
+    ],
+)
+def test_register_rejects_invalid_input_per_field(client, redis_client, body, field):
+    response = client.post("/api/auth/register", json=body)
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "validation_error"
+    assert field in response.json["error"]["details"]
+    assert redis_client.dbsize() == 0
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "a" * 8,
+        "é" * 64,  # 128 UTF-8 bytes
+        "a" * 73,
+        "€" * 40,  # 120 bytes
+        "x" * 1024,
+        "pass\x00word\ud800",  # NUL and a lone surrogate: hashed, not crashed
+    ],
+)
+def test_any_password_of_8_to_1024_characters_works(auth, password):
+    user = auth.register(password=password)
+    assert auth.login(user["email"], password)["access_token"]
+
+
+def test_passwords_are_not_truncated_at_72_bytes(auth, client):
+    user = auth.register(password="a" * 72 + "X")
+    response = client.post(
+        "/api/auth/login", json={"email": user["email"], "password": "a" * 72 + "Y"}
+    )
+    assert response.status_code == 401
+
+
+def test_unknown_email_and_wrong_password_get_identical_answers(auth, client):
+    user = auth.register()
+    wrong_password = client.post(
+        "/api/auth/login", json={"email": user["email"], "password": "not the password"}
+    )
+    unknown_email = client.post(
+        "/api/auth/login", json={"email": "nobody@example.com", "password": "not the password"}
+    )
+    assert wrong_password.status_code == unknown_email.status_code == 401
+    assert wrong_password.get_data() == unknown_email.get_data()
+    assert dict(wrong_password.headers) == dict(unknown_email.headers)
+    assert wrong_password.json["error"]["code"] == "invalid_credentials"
+
+
+def test_unknown_email_still_pays_for_one_bcrypt_check(app, monkeypatch, client):
+    import bcrypt
+
+    calls = []
+    real_checkpw = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *a: calls.append(1) or real_checkpw(*a))
+    client.post("/api/auth/login", json={"email": "nobody@example.com", "password": "whatever1"})
+    assert calls == [1]
+
+
+def test_passwords_are_stored_as_bcrypt_hashes(auth, redis_client):
+    user = auth.register()
+    stored = redis_client.hget(f"auth:{{{user['id']}}}:user", "pw")
+    assert stored.startswith("$2b$04$")  # the tests' cost; production refuses below 10
+    assert PASSWORD not in stored
+
+
+def test_each_login_mints_a_fresh_session(auth):
+    user = auth.register()
+    first, second = auth.login(user["email"]), auth.login(user["email"])
+    assert first["session_id"] != second["session_id"]
+    assert first["refresh_token"] != second["refresh_token"]
