@@ -1,0 +1,48 @@
+"""Redis down: 503 ``store_unavailable`` everywhere it is needed, never a token; back up:
+the same app recovers without a restart."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from tests.conftest import PASSWORD, AuthActions
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+def test_service_answers_503_while_redis_is_down_and_recovers(settings, private_redis):
+    app = create_app(settings.replace(redis_url=private_redis.url, redis_timeout=0.5))
+    auth = AuthActions(app.test_client())
+    pair = auth.register_and_login()
+
+    private_redis.stop()
+    calls = {
+        "me": lambda: auth.me(pair["access_token"]),
+        "refresh": lambda: auth.refresh(pair["refresh_token"]),
+        "login": lambda: auth.client.post(
+            "/api/auth/login", json={"email": pair["email"], "password": PASSWORD}
+        ),
+        "register": lambda: auth.client.post(
+            "/api/auth/register", json={"email": "late@example.com", "password": PASSWORD}
+        ),
+        "logout": lambda: auth.post("/api/auth/logout", pair["access_token"]),
+        "readyz": lambda: auth.client.get("/readyz"),
+    }
+    for name, call in calls.items():
+        response = call()
+        assert response.status_code == 503, name
+        assert response.json["error"]["code"] == "store_unavailable", name
+        body = response.get_data(as_text=True)
+        assert "access_token" not in body and "Traceback" not in body, name
+    assert auth.client.get("/healthz").status_code == 200
+
+    private_redis.start()  # same port, empty: the server kept nothing
+    assert auth.client.get("/readyz").status_code == 200
+    # The data is gone with the server, so the old session fails closed...
+    assert auth.me(pair["access_token"]).status_code == 401
+    # ...and the service works again without a restart.
+    fresh = auth.register_and_login()
+    assert auth.me(fresh["access_token"]).status_code == 200
+    assert auth.refresh(fresh["refresh_token"]).status_code == 200
+    app.extensions["rotor.store"].client.close()
