@@ -1,0 +1,60 @@
+"""Settings: defaults of API.md, validation that stops a bad startup with a clear message."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ConfigError, Settings
+
+GOOD_SECRET = "s" * 32
+
+
+def test_defaults_follow_the_contract():
+    settings = Settings.from_env({"JWT_SECRET_KEY": GOOD_SECRET})
+    assert settings.env == "production"
+    assert settings.access_token_ttl == 900
+    assert settings.refresh_token_ttl == 604_800
+    assert settings.session_max_lifetime == 2_592_000
+    assert settings.refresh_reuse_grace == 10
+    assert settings.max_sessions_per_user == 20
+    assert settings.bcrypt_rounds == 12
+    assert settings.redis_key_prefix == "auth:"
+    assert (settings.jwt_issuer, settings.jwt_audience) == ("rotor", "rotor")
+    assert settings.reuse_policy == "revoke_session"
+    assert settings.redis_url is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({}, "JWT_SECRET_KEY is not set"),
+        ({"JWT_SECRET_KEY": "s" * 31}, "shorter than 32 bytes"),
+        ({"ROTOR_ENV": "development", "JWT_SECRET_KEY": "short"}, "shorter than 32 bytes"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "ACCESS_TOKEN_TTL": "ten"}, "ACCESS_TOKEN_TTL"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REFRESH_TOKEN_TTL": "0"}, "REFRESH_TOKEN_TTL"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REUSE_POLICY": "shrug"}, "REUSE_POLICY"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "BCRYPT_ROUNDS": "4"}, "BCRYPT_ROUNDS"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "ROTOR_ENV": "staging"}, "ROTOR_ENV"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "RATELIMIT_ENABLED": "maybe"}, "RATELIMIT_ENABLED"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_CLUSTER": "1"}, "REDIS_CLUSTER"),
+    ],
+)
+def test_unusable_settings_stop_startup(environ, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(environ)
+
+
+def test_development_gets_a_random_secret_per_process():
+    first = Settings.from_env({"ROTOR_ENV": "development"})
+    second = Settings.from_env({"ROTOR_ENV": "development"})
+    assert len(first.jwt_secret_key) >= 32
+    assert first.jwt_secret_key != second.jwt_secret_key
+
+
+def test_the_secret_never_reaches_the_log_summary():
+    settings = Settings.from_env(
+        {"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_URL": "redis://:hunter2@redis:6379/0"}
+    )
+    summary = str(settings.public_summary())
+    assert GOOD_SECRET not in summary
+    assert "hunter2" not in summary
