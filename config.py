@@ -56,7 +56,7 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
 class Settings:
     """Every setting Rotor reads, with the defaults of API.md."""
 
-    env: str = "production"
+    env: str = "production"  # development | production | testing
     redis_url: str | None = None
     redis_cluster: bool = False
     redis_key_prefix: str = "auth:"
@@ -111,7 +111,7 @@ class Settings:
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"ROTOR_ENV must be one of {', '.join(ENVIRONMENTS)}")
         settings = self
-        if not self.jwt_secret_key and self.env != "production":
+        if not self.jwt_secret_key and self.env == "development":
             # A random secret per process: tokens do not survive a restart, by design.
             settings = replace(self, jwt_secret_key=secrets.token_urlsafe(48))
         if len(settings.jwt_secret_key.encode()) < MIN_SECRET_BYTES:

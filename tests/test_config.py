@@ -28,6 +28,7 @@ def test_defaults_follow_the_contract():
     ("environ", "message"),
     [
         ({}, "JWT_SECRET_KEY is not set"),
+        ({"ROTOR_ENV": "testing"}, "JWT_SECRET_KEY is not set"),
         ({"JWT_SECRET_KEY": "s" * 31}, "shorter than 32 bytes"),
         ({"ROTOR_ENV": "development", "JWT_SECRET_KEY": "short"}, "shorter than 32 bytes"),
         ({"JWT_SECRET_KEY": GOOD_SECRET, "ACCESS_TOKEN_TTL": "ten"}, "ACCESS_TOKEN_TTL"),

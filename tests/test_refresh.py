@@ -238,3 +238,29 @@ def test_concurrent_refreshes_in_grace_all_get_the_same_successor(settings, real
     assert len({r.json["access_token"] for r in results}) == 1
     # That one successor is the live chain.
     assert auth.refresh(results[0].json["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("policy", "reused_session_alive", "other_session_alive"),
+    [
+        ("revoke_session", False, True),
+        ("revoke_user", False, False),
+        ("alert_only", True, True),
+    ],
+)
+def test_reuse_policy_decides_what_reuse_ends(
+    make_app, caplog, policy, reused_session_alive, other_session_alive
+):
+    auth = AuthActions(make_app(reuse_policy=policy, refresh_reuse_grace=0).test_client())
+    user = auth.register()
+    phone = auth.login(user["email"])
+    laptop = auth.login(user["email"])
+    successor = auth.refresh(phone["refresh_token"]).json
+
+    reused = auth.refresh(phone["refresh_token"])
+    assert reused.status_code == 401
+    assert reused.json["error"]["code"] == "token_reused"
+    assert (auth.me(successor["access_token"]).status_code == 200) is reused_session_alive
+    assert (auth.me(laptop["access_token"]).status_code == 200) is other_session_alive
+    assert f"policy={policy}" in caplog.text
+    assert phone["refresh_token"] not in caplog.text
