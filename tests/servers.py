@@ -98,42 +98,39 @@ class RedisServer:
 
 
 class Gunicorn:
-    """Rotor under gunicorn on a free port, with its own environment and no control socket."""
+    """An app under gunicorn on a free port, with its own environment and no control socket."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, app: str = "wsgi:app") -> None:
         self.port = free_port()
         self.env = {**os.environ, **env}
         self.args = args
+        self.app = app
         self.process: subprocess.Popen[str] | None = None
+        self._log = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
     def command(self) -> list[str]:
         return [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            str(REPO / "gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--no-control-socket",
-            *self.args,
-            "wsgi:app",
-        ]
+            sys.executable, "-m", "gunicorn", "-c", str(REPO / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{self.port}", "--no-control-socket", *self.args, self.app,
+        ]  # fmt: skip
 
-    def start(self) -> Gunicorn:
+    def start(self, log: Path | None = None) -> Gunicorn:
+        """Start and wait until it listens; output goes to ``log`` or a pipe."""
+        self._log = open(log, "w") if log else None  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            self.command(),
-            cwd=REPO,
-            env=self.env,
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(self._listening, timeout=20)
+            self.command(), cwd=REPO, env=self.env, text=True,
+            stdout=self._log or subprocess.PIPE, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        wait_until(self._listening, timeout=30)
         return self
 
     def _listening(self) -> bool:
@@ -147,4 +144,9 @@ class Gunicorn:
         if self.process is not None:
             self.process.terminate()
             self.process.communicate(timeout=20)
+            if self.process.stdout:
+                self.process.stdout.close()
             self.process = None
+        if self._log:
+            self._log.close()
+            self._log = None
