@@ -144,24 +144,8 @@ class Settings:
         return settings
 
     def flask_config(self) -> dict[str, Any]:
-        """The Flask and flask-jwt-extended settings derived from ours."""
-        return {
-            "SECRET_KEY": self.jwt_secret_key,
-            "MAX_CONTENT_LENGTH": self.max_body_bytes,
-            "JWT_SECRET_KEY": self.jwt_secret_key,
-            "JWT_ALGORITHM": "HS256",
-            "JWT_DECODE_ALGORITHMS": ["HS256"],
-            "JWT_ENCODE_ISSUER": self.jwt_issuer,
-            "JWT_DECODE_ISSUER": self.jwt_issuer,
-            "JWT_ENCODE_AUDIENCE": self.jwt_audience,
-            "JWT_DECODE_AUDIENCE": self.jwt_audience,
-            "JWT_DECODE_LEEWAY": 0,
-            "JWT_ENCODE_NBF": False,
-            "JWT_TOKEN_LOCATION": ["headers"],
-            "JWT_HEADER_TYPE": "Bearer",
-            "JWT_ERROR_MESSAGE_KEY": "message",
-            "JWT_COOKIE_CSRF_PROTECT": False,
-        }
+        """The Flask settings derived from ours."""
+        return {"SECRET_KEY": self.jwt_secret_key, "MAX_CONTENT_LENGTH": self.max_body_bytes}
 
     def public_summary(self) -> dict[str, Any]:
         """Settings safe to log: everything but the secret."""

@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from flask import Flask
-from flask_jwt_extended import JWTManager
 
 from app import api, auth, errors, store
 from config import Settings
@@ -26,11 +25,9 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None) ->
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rotor.settings"] = settings
 
-    jwt = JWTManager(app)
     errors.init_app(app)
-    errors.register(jwt)
     rotor_store = store.init_app(app, settings, redis_client)
-    auth.init_app(app, jwt, settings, rotor_store)
-    api.init_app(app, jwt)
+    auth.init_app(app, settings, rotor_store)
+    api.init_app(app)
     log.info("rotor ready: %s", settings.public_summary())
     return app

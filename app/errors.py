@@ -1,7 +1,7 @@
 """One error envelope for every non-2xx answer: ``{"error": {"code", "message", "details"?}}``.
 
 `ApiError` is what the rules raise; `init_app` maps it, werkzeug's HTTP errors, marshmallow's
-validation errors, store outages and flask-jwt-extended's failures to that envelope.
+validation errors and store outages to that envelope.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from flask_jwt_extended import JWTManager
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -126,40 +125,8 @@ def _handle_unexpected(error: Exception) -> Response:
     return error_response("internal_error", "Something went wrong on our side.", 500)
 
 
-def register(jwt: JWTManager) -> None:
-    """Route every flask-jwt-extended failure to the envelope (RFC 6750 for bearer tokens)."""
-
-    @jwt.unauthorized_loader
-    def _missing(reason: str) -> Response:
-        return token_error_response("missing_token", "A bearer token is required.", presented=False)
-
-    @jwt.invalid_token_loader
-    def _invalid(reason: str) -> Response:
-        if reason.startswith("Bad Authorization header"):
-            return invalid_request_response("The Authorization header must be 'Bearer <token>'.")
-        return token_error_response("invalid_token", "The token is invalid.", presented=True)
-
-    @jwt.expired_token_loader
-    def _expired(header: dict[str, Any], payload: dict[str, Any]) -> Response:
-        return token_error_response("token_expired", "The token has expired.", presented=True)
-
-    @jwt.revoked_token_loader
-    def _revoked(header: dict[str, Any], payload: dict[str, Any]) -> Response:
-        return token_error_response(
-            "token_revoked", "The token's session has ended.", presented=True
-        )
-
-    @jwt.token_verification_failed_loader
-    def _failed(header: dict[str, Any], payload: dict[str, Any]) -> Response:
-        return token_error_response("invalid_token", "The token is invalid.", presented=True)
-
-    @jwt.needs_fresh_token_loader
-    def _needs_fresh(header: dict[str, Any], payload: dict[str, Any]) -> Response:
-        return token_error_response("invalid_token", "The token is invalid.", presented=True)
-
-
 def init_app(app: Flask) -> None:
-    """Register the handlers; flask-jwt-extended's own are set up in `register`."""
+    """Register the handlers, most specific first."""
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(ValidationError, _handle_validation_error)
     app.register_error_handler(HTTPException, _handle_http_exception)

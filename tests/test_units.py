@@ -38,25 +38,26 @@ def test_grace_key_is_not_the_stored_hash():
 
 
 def test_check_claims_accepts_what_rotor_issues():
-    check_claims({"alg": "HS256", "typ": "JWT"}, CLAIMS)
-    check_claims({"alg": "HS256"}, {**CLAIMS, "type": "refresh", "gen": 0, "sxp": 3})
+    check_claims({"alg": "HS256", "typ": "JWT"}, CLAIMS, "access")
+    check_claims({"alg": "HS256"}, {**CLAIMS, "type": "refresh", "gen": 0, "sxp": 3}, "refresh")
 
 
 @pytest.mark.parametrize(
-    ("header", "claims"),
+    ("header", "claims", "token_type"),
     [
-        ({"alg": "HS256", "kid": "1"}, CLAIMS),
-        ({"alg": "HS256"}, {**CLAIMS, "type": "refresh"}),  # no gen / sxp
-        ({"alg": "HS256"}, {**CLAIMS, "sid": "../x"}),
-        ({"alg": "HS256"}, {**CLAIMS, "sub": 7}),
-        ({"alg": "HS256"}, {**CLAIMS, "exp": "2"}),
-        ({"alg": "HS256"}, {**CLAIMS, "exp": True}),
-        ({"alg": "HS256"}, {k: v for k, v in CLAIMS.items() if k != "type"}),
+        ({"alg": "HS256", "kid": "1"}, CLAIMS, "access"),
+        ({"alg": "HS256"}, {**CLAIMS, "type": "refresh"}, "refresh"),  # no gen / sxp
+        ({"alg": "HS256"}, CLAIMS, "refresh"),
+        ({"alg": "HS256"}, {**CLAIMS, "sid": "../x"}, "access"),
+        ({"alg": "HS256"}, {**CLAIMS, "sub": 7}, "access"),
+        ({"alg": "HS256"}, {**CLAIMS, "exp": "2"}, "access"),
+        ({"alg": "HS256"}, {**CLAIMS, "exp": True}, "access"),
+        ({"alg": "HS256"}, {k: v for k, v in CLAIMS.items() if k != "type"}, "access"),
     ],
 )
-def test_check_claims_refuses_tokens_rotor_never_issues(header, claims):
+def test_check_claims_refuses_tokens_rotor_never_issues(header, claims, token_type):
     with pytest.raises(jwt.InvalidTokenError):
-        check_claims(header, claims)
+        check_claims(header, claims, token_type)
 
 
 def test_password_hasher_round_trip_and_dummy():

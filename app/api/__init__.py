@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_jwt_extended import JWTManager
 
-from app.api import auth, ops, principal
+from app.api import auth, ops
 from app.api.http import refuse_oversized_request
 
 
-def init_app(app: Flask, jwt: JWTManager) -> None:
+def init_app(app: Flask) -> None:
     """Register the blueprints and the per-request checks."""
-    principal.register(jwt)
     app.before_request(refuse_oversized_request)
     app.register_blueprint(auth.bp)
     app.register_blueprint(ops.bp)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, request
-from flask_jwt_extended import jwt_required
+from flask import Blueprint, Response
 
 from app.api.http import client_ip, iso, json_response, load_json, no_store, user_agent
-from app.api.principal import current_principal
+from app.api.principal import access_token_required, bearer_token, current_principal
 from app.api.schemas import (
     LoginSchema,
     PasswordChangeSchema,
@@ -52,17 +51,7 @@ def _token_pair_response(pair: TokenPair) -> Response:
 def _presented_refresh_token() -> str:
     """The refresh token from the JSON body or ``Authorization: Bearer`` (exactly one)."""
     from_body = load_json(_refresh_schema, optional=True).get("refresh_token")
-    from_header = None
-    header = request.headers.get("Authorization")
-    if header is not None:
-        scheme, _, value = header.strip().partition(" ")
-        if scheme.lower() == "bearer":
-            value = value.strip()
-            if not value or " " in value:
-                raise ApiError(
-                    "invalid_request", "The Authorization header must be 'Bearer <token>'.", 400
-                )
-            from_header = value
+    from_header = bearer_token()
     if from_body and from_header:
         raise ApiError("invalid_request", "Send the refresh token in one place only.", 400)
     token = from_body or from_header
@@ -96,21 +85,21 @@ def refresh() -> Response:
 
 
 @bp.post("/logout")
-@jwt_required()
+@access_token_required
 def logout() -> Response:
     get_auth().logout(current_principal())
     return Response(status=204)
 
 
 @bp.post("/logout-all")
-@jwt_required()
+@access_token_required
 def logout_all() -> Response:
     get_auth().logout_all(current_principal())
     return Response(status=204)
 
 
 @bp.get("/sessions")
-@jwt_required()
+@access_token_required
 def list_sessions() -> Response:
     principal = current_principal()
     sessions = [
@@ -129,7 +118,7 @@ def list_sessions() -> Response:
 
 
 @bp.delete("/sessions/<session_id>")
-@jwt_required()
+@access_token_required
 def end_session(session_id: str) -> Response:
     if not _SESSION_ID.fullmatch(session_id):
         raise ApiError("session_not_found", "No such session.", 404)
@@ -138,7 +127,7 @@ def end_session(session_id: str) -> Response:
 
 
 @bp.get("/me")
-@jwt_required()
+@access_token_required
 def me() -> Response:
     principal = current_principal()
     body = _user_schema.dump(
@@ -148,7 +137,7 @@ def me() -> Response:
 
 
 @bp.post("/password")
-@jwt_required()
+@access_token_required
 def change_password() -> Response:
     data = load_json(_password_schema)
     get_auth().change_password(current_principal(), data["current_password"], data["new_password"])

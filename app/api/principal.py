@@ -1,26 +1,52 @@
-"""Hooks flask-jwt-extended's revocation check to Rotor's one-round-trip authorization."""
+"""Bearer tokens on the way in: where they are read, and the guard of protected views."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
-from flask import g
-from flask_jwt_extended import JWTManager
+from flask import g, request
 
 from app.auth import Principal, get_auth
+from app.errors import ApiError, TokenError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def register(jwt: JWTManager) -> None:
-    """Every access token is checked against Redis; the principal found is kept for the view."""
+def bearer_token() -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None without a Bearer header.
 
-    @jwt.token_in_blocklist_loader
-    def _is_revoked(header: dict[str, Any], claims: dict[str, Any]) -> bool:
-        principal = get_auth().authorize(claims)
-        g.rotor_principal = principal
-        return principal is None
+    Tokens are read from this header (and the JSON body on /refresh), never from the URL.
+    """
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None  # another scheme: as if no credentials were sent (RFC 6750 3)
+    value = value.strip()
+    if not value or " " in value:
+        raise ApiError("invalid_request", "The Authorization header must be 'Bearer <token>'.", 400)
+    return value
+
+
+def access_token_required(view: Callable[P, R]) -> Callable[P, R]:
+    """Guard a view: a valid access token of a live session, or 401 (one Redis round trip)."""
+
+    @functools.wraps(view)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = bearer_token()
+        if token is None:
+            raise TokenError("missing_token", "A bearer token is required.", presented=False)
+        g.rotor_principal = get_auth().authenticate(token)
+        return view(*args, **kwargs)
+
+    return guarded
 
 
 def current_principal() -> Principal:
-    """The principal of the request's access token (set by the check above)."""
+    """The principal of the request's access token (set by `access_token_required`)."""
     principal: Principal = g.rotor_principal
     return principal

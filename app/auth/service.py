@@ -13,14 +13,7 @@ from dataclasses import dataclass
 
 from app.auth.passwords import PasswordHasher
 from app.auth.policies import ReusePolicy, react_to_reuse
-from app.auth.tokens import (
-    TokenPair,
-    decode_refresh_token,
-    issue_pair,
-    seal_pair,
-    token_hash,
-    unseal_pair,
-)
+from app.auth.tokens import TokenCodec, TokenPair, seal_pair, token_hash, unseal_pair
 from app.errors import ApiError, TokenError
 from app.store import SessionRecord, Store, UserRecord
 from config import Settings
@@ -68,6 +61,7 @@ class AuthService:
         self.hasher = hasher
         self.clock = clock
         self.reuse_policy = ReusePolicy(settings.reuse_policy)
+        self.tokens = TokenCodec(settings.jwt_secret_key, settings.jwt_issuer, settings.jwt_audience)
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -108,7 +102,7 @@ class AuthService:
         absolute_deadline = now_s + settings.session_max_lifetime
         deadline = min(now_s + settings.refresh_token_ttl, absolute_deadline)
         sid = _new_id(12)
-        pair = issue_pair(
+        pair = self.tokens.issue_pair(
             user_id=user.id,
             session_id=sid,
             generation=0,
@@ -135,12 +129,12 @@ class AuthService:
     def refresh(self, refresh_token: str) -> TokenPair:
         """Rotate a refresh token: a new pair, the grace replay of the last one, or refusal
         (``token_reused`` ends the family as REUSE_POLICY says)."""
-        claims = decode_refresh_token(refresh_token)
+        claims = self.tokens.decode_refresh_token(refresh_token)
         settings = self.settings
         now = self.clock()
         now_s = int(now)
         deadline = min(now_s + settings.refresh_token_ttl, claims.absolute_deadline)
-        successor = issue_pair(
+        successor = self.tokens.issue_pair(
             user_id=claims.user_id,
             session_id=claims.session_id,
             generation=claims.generation + 1,
@@ -179,15 +173,17 @@ class AuthService:
             raise TokenError("token_reused", "The refresh token was already used.")
         raise TokenError("token_revoked", "The refresh token's session has ended.")
 
-    def authorize(self, claims: dict[str, object]) -> Principal | None:
-        """The principal of a verified access token, or None when it is revoked (session
-        ended, user gone or disabled, token logged out). One Redis round trip."""
-        uid, sid, jti = str(claims["sub"]), str(claims["sid"]), str(claims["jti"])
-        found = self.store.authorize(uid, sid, jti)
+    def authenticate(self, access_token: str) -> Principal:
+        """The principal of a valid access token whose session is alive, user active and token
+        not logged out; TokenError otherwise. One Redis round trip."""
+        claims = self.tokens.decode_access_token(access_token)
+        found = self.store.authorize(claims.user_id, claims.session_id, claims.token_id)
         if found is None:
-            return None
+            raise TokenError("token_revoked", "The token's session has ended.")
         email, created_ms = found
-        return Principal(uid, sid, jti, int(str(claims["exp"])), email, created_ms)
+        return Principal(
+            claims.user_id, claims.session_id, claims.token_id, claims.expires_at, email, created_ms
+        )
 
     # -- sessions -------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
-"""Issuing and reading Rotor's JWTs, and sealing a successor pair for grace replays.
+"""Rotor's JWTs: signing and verifying (PyJWT, HS256 pinned), and sealing a successor pair for
+grace replays.
 
-flask-jwt-extended signs and verifies (HS256 pinned, ``iss`` and ``aud`` set and checked); this
-module adds what it does not: every claim Rotor relies on is required, header tricks are
-refused, and a refresh token's hash is what Redis keeps.
+Every token is parsed once per request: `TokenCodec.decode` verifies the signature, the time
+claims, ``iss`` and ``aud``, requires every claim Rotor relies on, refuses header parameters
+Rotor never sets (``kid``, ``jku``, ``jwk``, ``x5u``, ``crit``...) and checks the token type.
 """
 
 from __future__ import annotations
@@ -12,20 +13,20 @@ import hashlib
 import json
 import os
 import re
+import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import jwt as pyjwt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 
 from app.errors import TokenError
 
+ALGORITHM = "HS256"
 ACCESS_CLAIMS = ("sub", "sid", "jti", "iat", "exp", "type", "iss", "aud")
 REFRESH_CLAIMS = (*ACCESS_CLAIMS, "gen", "sxp")
 ALLOWED_HEADERS = frozenset({"alg", "typ"})
-TOKEN_TYPES = frozenset({"access", "refresh"})
 _STRING_CLAIMS = ("sub", "sid", "jti")
 _INT_CLAIMS = ("iat", "exp", "gen", "sxp")
 # Ids end up in Redis key names: only ever the plain characters Rotor itself generates.
@@ -45,6 +46,16 @@ class TokenPair:
 
 
 @dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """The verified claims of an access token that authorization needs."""
+
+    user_id: str
+    session_id: str
+    token_id: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class RefreshClaims:
     """The verified claims of a refresh token that rotation needs."""
 
@@ -54,20 +65,13 @@ class RefreshClaims:
     absolute_deadline: int
 
 
-def check_claims(header: dict[str, Any], claims: dict[str, Any]) -> None:
-    """Refuse tokens Rotor never issues, before the signature is checked.
-
-    flask-jwt-extended would treat a token without ``type`` as an access token and a missing
-    ``jti`` as None; a ``kid``/``jku``/``jwk``/``x5u``/``crit`` header means someone wants us to
-    pick a key or extension we never use. Raises PyJWT's InvalidTokenError (answered 401).
-    """
+def check_claims(header: dict[str, Any], claims: dict[str, Any], token_type: str) -> None:
+    """Refuse anything Rotor never issues; raises PyJWT's InvalidTokenError."""
     if not ALLOWED_HEADERS.issuperset(header):
         raise pyjwt.InvalidTokenError("unexpected JOSE header parameter")
-    token_type = claims.get("type")
-    if token_type not in TOKEN_TYPES:
-        raise pyjwt.InvalidTokenError("missing or unknown token type")
-    required = REFRESH_CLAIMS if token_type == "refresh" else ACCESS_CLAIMS
-    for name in required:
+    if claims.get("type") != token_type:
+        raise pyjwt.InvalidTokenError(f"a {token_type} token is required")
+    for name in REFRESH_CLAIMS if token_type == "refresh" else ACCESS_CLAIMS:
         if name not in claims:
             raise pyjwt.InvalidTokenError(f"missing claim {name}")
     for name in _STRING_CLAIMS:
@@ -75,53 +79,81 @@ def check_claims(header: dict[str, Any], claims: dict[str, Any]) -> None:
         if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
             raise pyjwt.InvalidTokenError(f"malformed claim {name}")
     for name in _INT_CLAIMS:
-        if name in claims and (type(claims[name]) is not int):
+        if name in claims and type(claims[name]) is not int:
             raise pyjwt.InvalidTokenError(f"malformed claim {name}")
 
 
-def issue_pair(
-    *,
-    user_id: str,
-    session_id: str,
-    generation: int,
-    now: int,
-    access_ttl: int,
-    refresh_deadline: int,
-    absolute_deadline: int,
-) -> TokenPair:
-    """Sign a new access token and a refresh token of the given generation."""
-    access_expires_at = now + access_ttl
-    access_token = create_access_token(
-        identity=user_id,
-        expires_delta=False,
-        additional_claims={"sid": session_id, "iat": now, "exp": access_expires_at},
-    )
-    refresh_token = create_refresh_token(
-        identity=user_id,
-        expires_delta=False,
-        additional_claims={
-            "sid": session_id,
-            "gen": generation,
-            "sxp": absolute_deadline,
-            "iat": now,
-            "exp": refresh_deadline,
-        },
-    )
-    return TokenPair(access_token, refresh_token, access_expires_at, refresh_deadline, session_id)
+class TokenCodec:
+    """Signs and verifies Rotor's tokens with one key, one algorithm, one issuer/audience."""
+
+    def __init__(self, secret: str, issuer: str, audience: str) -> None:
+        self._key = secret.encode()
+        self._issuer = issuer
+        self._audience = audience
+        self._jwt = pyjwt.PyJWT()
+        self._algorithms = [ALGORITHM]
+        self._options: Any = {"require": ["exp", "iat", "iss", "aud", "sub", "jti"]}
+
+    def issue_pair(
+        self,
+        *,
+        user_id: str,
+        session_id: str,
+        generation: int,
+        now: int,
+        access_ttl: int,
+        refresh_deadline: int,
+        absolute_deadline: int,
+    ) -> TokenPair:
+        """Sign a new access token and a refresh token of the given generation."""
+        common = {"sub": user_id, "sid": session_id, "iat": now, "iss": self._issuer,
+                  "aud": self._audience}  # fmt: skip
+        access_expires_at = now + access_ttl
+        access_token = self._encode(
+            {**common, "jti": _token_id(), "type": "access", "exp": access_expires_at}
+        )
+        refresh_token = self._encode(
+            {**common, "jti": _token_id(), "type": "refresh", "exp": refresh_deadline,
+             "gen": generation, "sxp": absolute_deadline}
+        )  # fmt: skip
+        return TokenPair(
+            access_token, refresh_token, access_expires_at, refresh_deadline, session_id
+        )
+
+    def decode_access_token(self, encoded: str) -> AccessClaims:
+        """Verify an access token; raise TokenError (401) otherwise."""
+        claims = self._decode(encoded, "access")
+        return AccessClaims(claims["sub"], claims["sid"], claims["jti"], claims["exp"])
+
+    def decode_refresh_token(self, encoded: str) -> RefreshClaims:
+        """Verify a refresh token; raise TokenError (401) otherwise."""
+        claims = self._decode(encoded, "refresh")
+        return RefreshClaims(claims["sub"], claims["sid"], claims["gen"], claims["sxp"])
+
+    def _encode(self, claims: dict[str, Any]) -> str:
+        return pyjwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def _decode(self, encoded: str, token_type: str) -> dict[str, Any]:
+        try:
+            decoded = self._jwt.decode_complete(
+                encoded,
+                self._key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                issuer=self._issuer,
+                options=self._options,
+            )
+            claims: dict[str, Any] = decoded["payload"]
+            check_claims(decoded["header"], claims, token_type)
+        except pyjwt.ExpiredSignatureError:
+            raise TokenError("token_expired", "The token has expired.") from None
+        except pyjwt.PyJWTError:
+            raise TokenError("invalid_token", "The token is invalid.") from None
+        return claims
 
 
-def decode_refresh_token(encoded: str) -> RefreshClaims:
-    """Verify a refresh token's signature, claims and type; raise TokenError otherwise."""
-    try:
-        claims = decode_token(encoded)
-    except pyjwt.ExpiredSignatureError:
-        raise TokenError("token_expired", "The refresh token has expired.") from None
-    except Exception:
-        # PyJWT, flask-jwt-extended and check_claims all say "not a token we issued".
-        raise TokenError("invalid_token", "The refresh token is invalid.") from None
-    if claims["type"] != "refresh":
-        raise TokenError("invalid_token", "A refresh token is required here.")
-    return RefreshClaims(claims["sub"], claims["sid"], claims["gen"], claims["sxp"])
+def _token_id() -> str:
+    return secrets.token_urlsafe(16)
 
 
 def token_hash(encoded: str) -> str:
