@@ -7,6 +7,7 @@ import argparse
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 import tempfile
@@ -23,6 +24,11 @@ from config import Settings  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
 SECRET = "profile-secret-profile-secret-profile-secret-0123456789abcdef"
+
+
+def _cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _call(app, environ) -> tuple[int, bytes]:
@@ -75,10 +81,14 @@ def main() -> None:
     for name, fn in scenarios.items():
         for _ in range(200):
             fn()
-        start = time.perf_counter()
+        redis_before = _cpu(server.process.pid)
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(args.n):
             fn()
-        print(f"{name:12s} {(time.perf_counter() - start) / args.n * 1e6:7.1f} µs/request")
+        wall = (time.perf_counter() - start) / args.n * 1e6
+        cpu = (time.process_time() - cpu_start) / args.n * 1e6
+        redis_cpu = (_cpu(server.process.pid) - redis_before) / args.n * 1e6
+        print(f"{name:12s} wall {wall:7.1f}  app CPU {cpu:7.1f}  redis CPU {redis_cpu:6.1f} µs/req")
     if args.cprofile:
         fn = scenarios[args.cprofile]
         profile = cProfile.Profile()

@@ -72,3 +72,13 @@ def test_healthz_is_up(client):
 
 def test_readyz_is_ready_when_redis_answers(client):
     assert client.get("/readyz").status_code == 200
+
+
+def test_hand_built_hot_responses_match_their_schemas(auth):
+    from app.api.schemas import TokenPairSchema
+
+    registered = auth.register()  # dumped by UserSchema
+    pair = auth.login(registered["email"])
+    assert TokenPairSchema().dump(pair) == pair
+    me = auth.me(pair["access_token"]).json  # built by hand
+    assert me == {k: registered[k] for k in ("id", "email", "created_at")}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 
 from app.auth.passwords import PasswordHasher
-from app.auth.tokens import TokenPair, check_claims, seal_pair, token_hash, unseal_pair
+from app.auth.tokens import TokenCodec, TokenPair, seal_pair, token_hash, unseal_pair
+from app.errors import TokenError
+
+KEY = "unit-test-key-unit-test-key-unit-test-key-unit-test-key-0123456"
 
 PAIR = TokenPair("access.jwt.sig", "refresh.jwt.sig", 1_000, 2_000, "abc123")
 CLAIMS = {
@@ -37,27 +42,62 @@ def test_grace_key_is_not_the_stored_hash():
     assert token_hash("t") == hashlib.sha256(b"t").hexdigest()
 
 
-def test_check_claims_accepts_what_rotor_issues():
-    check_claims({"alg": "HS256", "typ": "JWT"}, CLAIMS, "access")
-    check_claims({"alg": "HS256"}, {**CLAIMS, "type": "refresh", "gen": 0, "sxp": 3}, "refresh")
+def _codec() -> TokenCodec:
+    return TokenCodec(KEY, "rotor", "rotor")
+
+
+def _issued() -> dict:
+    now = int(time.time())
+    pair = _codec().issue_pair(user_id="u1", session_id="s1", generation=3, now=now,
+                               access_ttl=60, refresh_deadline=now + 60,
+                               absolute_deadline=now + 600)  # fmt: skip
+    return {"access": pair.access_token, "refresh": pair.refresh_token}
+
+
+def test_codec_tokens_are_standard_jwts_pyjwt_verifies():
+    tokens = _issued()
+    for token_type, token in tokens.items():
+        claims = jwt.decode(token, KEY, algorithms=["HS256"], audience="rotor", issuer="rotor")
+        assert claims["type"] == token_type
+    assert _codec().decode_refresh_token(tokens["refresh"]).generation == 3
+    assert _codec().decode_access_token(tokens["access"]).user_id == "u1"
 
 
 @pytest.mark.parametrize(
-    ("header", "claims", "token_type"),
+    ("change", "headers"),
     [
-        ({"alg": "HS256", "kid": "1"}, CLAIMS, "access"),
-        ({"alg": "HS256"}, {**CLAIMS, "type": "refresh"}, "refresh"),  # no gen / sxp
-        ({"alg": "HS256"}, CLAIMS, "refresh"),
-        ({"alg": "HS256"}, {**CLAIMS, "sid": "../x"}, "access"),
-        ({"alg": "HS256"}, {**CLAIMS, "sub": 7}, "access"),
-        ({"alg": "HS256"}, {**CLAIMS, "exp": "2"}, "access"),
-        ({"alg": "HS256"}, {**CLAIMS, "exp": True}, "access"),
-        ({"alg": "HS256"}, {k: v for k, v in CLAIMS.items() if k != "type"}, "access"),
+        ({}, {"kid": "1"}),
+        ({"sid": "../x"}, None),
+        ({"sub": 7}, None),
+        ({"exp": "2"}, None),
+        ({"exp": True}, None),
+        ({"aud": ["rotor"]}, None),
+        ({"nbf": 1}, None),
+        ({"type": None}, None),
+        ({"iat": 2**40}, None),
     ],
 )
-def test_check_claims_refuses_tokens_rotor_never_issues(header, claims, token_type):
-    with pytest.raises(jwt.InvalidTokenError):
-        check_claims(header, claims, token_type)
+def test_codec_refuses_tokens_rotor_never_issues(change, headers):
+    claims = jwt.decode(_issued()["access"], KEY, algorithms=["HS256"], audience="rotor")
+    claims = {k: v for k, v in {**claims, **change}.items() if v is not None}
+    forged = jwt.encode(claims, KEY, algorithm="HS256", headers=headers)
+    with pytest.raises(TokenError) as refused:
+        _codec().decode_access_token(forged)
+    assert refused.value.code == "invalid_token"
+
+
+def test_codec_refuses_the_wrong_type_either_way():
+    tokens = _issued()
+    with pytest.raises(TokenError):
+        _codec().decode_access_token(tokens["refresh"])
+    with pytest.raises(TokenError):
+        _codec().decode_refresh_token(tokens["access"])
+
+
+@pytest.mark.parametrize("garbage", ["", ".", "..", "a.b.c", "é.é.é", "x" * 5000])
+def test_codec_refuses_garbage(garbage):
+    with pytest.raises(TokenError):
+        _codec().decode_access_token(garbage)
 
 
 def test_password_hasher_round_trip_and_dummy():

@@ -6,7 +6,15 @@ import re
 
 from flask import Blueprint, Response
 
-from app.api.http import client_ip, iso, json_response, load_json, no_store, user_agent
+from app.api.http import (
+    client_ip,
+    iso,
+    iso_text,
+    json_response,
+    load_json,
+    no_store,
+    user_agent,
+)
 from app.api.principal import access_token_required, bearer_token, current_principal
 from app.api.schemas import (
     LoginSchema,
@@ -14,7 +22,6 @@ from app.api.schemas import (
     RefreshSchema,
     RegisterSchema,
     SessionListSchema,
-    TokenPairSchema,
     UserSchema,
 )
 from app.auth import TokenPair, get_auth
@@ -28,23 +35,22 @@ _refresh_schema = RefreshSchema()
 _password_schema = PasswordChangeSchema()
 _user_schema = UserSchema()
 _sessions_schema = SessionListSchema()
-_token_pair_schema = TokenPairSchema()
 _SESSION_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
 def _token_pair_response(pair: TokenPair) -> Response:
+    # Built by hand, not dumped: this is the hot path, and every field is already a JSON
+    # type. TokenPairSchema documents the same shape (a test keeps the two equal).
     now = int(get_auth().clock())
-    body = _token_pair_schema.dump(
-        {
-            "access_token": pair.access_token,
-            "refresh_token": pair.refresh_token,
-            "token_type": "Bearer",
-            "expires_in": max(pair.access_expires_at - now, 0),
-            "refresh_expires_in": max(pair.refresh_expires_at - now, 0),
-            "session_id": pair.session_id,
-            "token": pair.access_token,
-        }
-    )
+    body = {
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "token_type": "Bearer",
+        "expires_in": max(pair.access_expires_at - now, 0),
+        "refresh_expires_in": max(pair.refresh_expires_at - now, 0),
+        "session_id": pair.session_id,
+        "token": pair.access_token,
+    }
     return no_store(json_response(body))
 
 
@@ -130,10 +136,14 @@ def end_session(session_id: str) -> Response:
 @access_token_required
 def me() -> Response:
     principal = current_principal()
-    body = _user_schema.dump(
-        {"id": principal.user_id, "email": principal.email, "created_at": iso(principal.created_ms)}
+    # Hot path: built by hand like the token pair; UserSchema documents it.
+    return json_response(
+        {
+            "id": principal.user_id,
+            "email": principal.email,
+            "created_at": iso_text(principal.created_ms),
+        }
     )
-    return json_response(body)
 
 
 @bp.post("/password")

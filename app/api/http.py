@@ -41,6 +41,11 @@ def iso(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def iso_text(ms: int) -> str:
+    """A stored millisecond timestamp as ISO 8601 text, exactly as the schemas dump it."""
+    return iso(ms).isoformat()
+
+
 def no_store(response: Response) -> Response:
     """Responses that carry tokens must never be cached (RFC 6749 5.1)."""
     response.headers["Cache-Control"] = "no-store"

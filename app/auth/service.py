@@ -61,7 +61,9 @@ class AuthService:
         self.hasher = hasher
         self.clock = clock
         self.reuse_policy = ReusePolicy(settings.reuse_policy)
-        self.tokens = TokenCodec(settings.jwt_secret_key, settings.jwt_issuer, settings.jwt_audience)
+        self.tokens = TokenCodec(
+            settings.jwt_secret_key, settings.jwt_issuer, settings.jwt_audience
+        )
 
     # -- accounts -------------------------------------------------------------------------
 

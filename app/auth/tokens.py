@@ -1,33 +1,43 @@
-"""Rotor's JWTs: signing and verifying (PyJWT, HS256 pinned), and sealing a successor pair for
-grace replays.
+"""Rotor's JWTs: signing and verifying (HS256, one key, one header), and sealing a successor
+pair for grace replays.
 
-Every token is parsed once per request: `TokenCodec.decode` verifies the signature, the time
-claims, ``iss`` and ``aud``, requires every claim Rotor relies on, refuses header parameters
-Rotor never sets (``kid``, ``jku``, ``jwk``, ``x5u``, ``crit``...) and checks the token type.
+Rotor is the only issuer and the only verifier of its tokens, and it issues exactly one JOSE
+header. Verification leans on that (it is the hot path of every request, see bench/NOTES.md):
+
+- the header segment must be byte-for-byte the one Rotor writes, which refuses ``alg: none``,
+  other algorithms, ``kid``/``jku``/``jwk``/``x5u``/``crit`` and every other header trick at once;
+- the signature is PyJWT's HMAC-SHA256 over the first two segments, compared in constant time
+  in its canonical base64url form (a non-canonical re-encoding of the same bytes is refused);
+- the claim set must be exactly the one Rotor issues for that token type, with ``iss``, ``aud``,
+  ``exp`` and ``iat`` checked (no leeway), so a token of the wrong type or with extra or missing
+  claims is refused.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import hmac
 import json
 import os
 import re
 import secrets
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import dataclass
 from typing import Any
 
-import jwt as pyjwt
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from jwt.algorithms import HMACAlgorithm
+from jwt.utils import base64url_decode, base64url_encode
 
 from app.errors import TokenError
 
 ALGORITHM = "HS256"
-ACCESS_CLAIMS = ("sub", "sid", "jti", "iat", "exp", "type", "iss", "aud")
-REFRESH_CLAIMS = (*ACCESS_CLAIMS, "gen", "sxp")
-ALLOWED_HEADERS = frozenset({"alg", "typ"})
-_STRING_CLAIMS = ("sub", "sid", "jti")
+ACCESS_CLAIMS = frozenset({"sub", "sid", "jti", "iat", "exp", "type", "iss", "aud"})
+REFRESH_CLAIMS = ACCESS_CLAIMS | {"gen", "sxp"}
+CLAIMS_BY_TYPE = {"access": ACCESS_CLAIMS, "refresh": REFRESH_CLAIMS}
 _INT_CLAIMS = ("iat", "exp", "gen", "sxp")
 # Ids end up in Redis key names: only ever the plain characters Rotor itself generates.
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -65,34 +75,17 @@ class RefreshClaims:
     absolute_deadline: int
 
 
-def check_claims(header: dict[str, Any], claims: dict[str, Any], token_type: str) -> None:
-    """Refuse anything Rotor never issues; raises PyJWT's InvalidTokenError."""
-    if not ALLOWED_HEADERS.issuperset(header):
-        raise pyjwt.InvalidTokenError("unexpected JOSE header parameter")
-    if claims.get("type") != token_type:
-        raise pyjwt.InvalidTokenError(f"a {token_type} token is required")
-    for name in REFRESH_CLAIMS if token_type == "refresh" else ACCESS_CLAIMS:
-        if name not in claims:
-            raise pyjwt.InvalidTokenError(f"missing claim {name}")
-    for name in _STRING_CLAIMS:
-        value = claims[name]
-        if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
-            raise pyjwt.InvalidTokenError(f"malformed claim {name}")
-    for name in _INT_CLAIMS:
-        if name in claims and type(claims[name]) is not int:
-            raise pyjwt.InvalidTokenError(f"malformed claim {name}")
-
-
 class TokenCodec:
     """Signs and verifies Rotor's tokens with one key, one algorithm, one issuer/audience."""
 
     def __init__(self, secret: str, issuer: str, audience: str) -> None:
-        self._key = secret.encode()
         self._issuer = issuer
         self._audience = audience
-        self._jwt = pyjwt.PyJWT()
-        self._algorithms = [ALGORITHM]
-        self._options: Any = {"require": ["exp", "iat", "iss", "aud", "sub", "jti"]}
+        self._signer = HMACAlgorithm(HMACAlgorithm.SHA256)
+        # PyJWT's own checks on the key (not empty, not a public key), done once.
+        self._key = self._signer.prepare_key(secret.encode())
+        header = json.dumps({"alg": ALGORITHM, "typ": "JWT"}, separators=(",", ":"))
+        self._header_segment = base64url_encode(header.encode()) + b"."
 
     def issue_pair(
         self,
@@ -122,33 +115,58 @@ class TokenCodec:
 
     def decode_access_token(self, encoded: str) -> AccessClaims:
         """Verify an access token; raise TokenError (401) otherwise."""
-        claims = self._decode(encoded, "access")
+        claims = self._verify(encoded, "access")
         return AccessClaims(claims["sub"], claims["sid"], claims["jti"], claims["exp"])
 
     def decode_refresh_token(self, encoded: str) -> RefreshClaims:
         """Verify a refresh token; raise TokenError (401) otherwise."""
-        claims = self._decode(encoded, "refresh")
+        claims = self._verify(encoded, "refresh")
         return RefreshClaims(claims["sub"], claims["sid"], claims["gen"], claims["sxp"])
 
     def _encode(self, claims: dict[str, Any]) -> str:
-        return pyjwt.encode(claims, self._key, algorithm=ALGORITHM)
+        """JWS compact serialization (RFC 7515 7.1) of the claims under Rotor's header."""
+        payload = json.dumps(claims, separators=(",", ":")).encode()
+        signing_input = self._header_segment + base64url_encode(payload)
+        return (signing_input + b"." + self._signature(signing_input)).decode()
 
-    def _decode(self, encoded: str, token_type: str) -> dict[str, Any]:
+    def _signature(self, signing_input: bytes) -> bytes:
+        return base64url_encode(self._signer.sign(signing_input, self._key))
+
+    def _verify(self, encoded: str, token_type: str) -> dict[str, Any]:
+        invalid = TokenError("invalid_token", "The token is invalid.")
         try:
-            decoded = self._jwt.decode_complete(
-                encoded,
-                self._key,
-                algorithms=self._algorithms,
-                audience=self._audience,
-                issuer=self._issuer,
-                options=self._options,
-            )
-            claims: dict[str, Any] = decoded["payload"]
-            check_claims(decoded["header"], claims, token_type)
-        except pyjwt.ExpiredSignatureError:
-            raise TokenError("token_expired", "The token has expired.") from None
-        except pyjwt.PyJWTError:
-            raise TokenError("invalid_token", "The token is invalid.") from None
+            token = encoded.encode("ascii")
+        except UnicodeEncodeError:
+            raise invalid from None
+        if not token.startswith(self._header_segment):
+            raise invalid
+        signing_input, _, signature = token.rpartition(b".")
+        if signing_input.count(b".") != 1 or not hmac.compare_digest(
+            signature, self._signature(signing_input)
+        ):
+            raise invalid
+        try:
+            claims = json.loads(base64url_decode(signing_input[len(self._header_segment) :]))
+        except (ValueError, binascii.Error):
+            raise invalid from None
+        if not isinstance(claims, dict) or claims.keys() != CLAIMS_BY_TYPE[token_type]:
+            raise invalid
+        if claims["type"] != token_type or claims["iss"] != self._issuer:
+            raise invalid
+        if claims["aud"] != self._audience:
+            raise invalid
+        for name in _INT_CLAIMS:
+            if name in claims and type(claims[name]) is not int:
+                raise invalid
+        for name in ("sub", "sid", "jti"):
+            value = claims[name]
+            if type(value) is not str or not _ID_PATTERN.fullmatch(value):
+                raise invalid
+        now = time.time()
+        if claims["iat"] > now + 1:  # issued in the future: not by this clock
+            raise invalid
+        if claims["exp"] <= now:
+            raise TokenError("token_expired", "The token has expired.")
         return claims
 
 
@@ -172,7 +190,9 @@ def seal_pair(pair: TokenPair, consumed_token: str) -> str:
     Redis keeps the result for the grace window; a dump of Redis alone yields no usable token.
     """
     nonce = os.urandom(12)
-    plaintext = json.dumps(asdict(pair), separators=(",", ":")).encode()
+    fields = (pair.access_token, pair.refresh_token, pair.access_expires_at,
+              pair.refresh_expires_at, pair.session_id)  # fmt: skip
+    plaintext = json.dumps(fields, separators=(",", ":")).encode()
     sealed = nonce + AESGCM(_grace_key(consumed_token)).encrypt(nonce, plaintext, None)
     return base64.b64encode(sealed).decode()
 
@@ -184,4 +204,4 @@ def unseal_pair(sealed: str, consumed_token: str) -> TokenPair | None:
         plaintext = AESGCM(_grace_key(consumed_token)).decrypt(raw[:12], raw[12:], None)
     except InvalidTag:
         return None
-    return TokenPair(**json.loads(plaintext))
+    return TokenPair(*json.loads(plaintext))
