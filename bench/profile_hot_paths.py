@@ -59,13 +59,13 @@ def main() -> None:
     from bench.ceiling import app as ceiling
 
     def me() -> None:
-        status, _ = _call(app, _environ("GET", "/api/auth/me",
-                                        headers={"Authorization": f"Bearer {pair['token']}"}))  # fmt: skip
+        headers = {"Authorization": f"Bearer {pair['token']}"}
+        status, _ = _call(app, _environ("GET", "/api/auth/me", headers=headers))
         assert status == 200
 
     def refresh() -> None:
-        status, body = _call(app, _environ("POST", "/api/auth/refresh",
-                                           json={"refresh_token": pair["refresh_token"]}))  # fmt: skip
+        body_json = {"refresh_token": pair["refresh_token"]}
+        status, body = _call(app, _environ("POST", "/api/auth/refresh", json=body_json))
         assert status == 200, body
         pair.update(json.loads(body))
 

@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 
 from app.auth.tokens import token_hash  # noqa: E402
 from app.store import Store  # noqa: E402
-from tests.servers import Gunicorn, RedisServer  # noqa: E402
+from tests.servers import Gunicorn, RedisServer, wait_until  # noqa: E402
 
 WRK_DIR = REPO / "bench" / "wrk"
 SECRET = "bench-secret-bench-secret-bench-secret-bench-secret-0123456789ab"
@@ -273,6 +273,9 @@ def main() -> int:
     # The same gunicorn.conf.py; REDIS_URL only satisfies its several-workers check.
     ceiling = Gunicorn({"REDIS_URL": redis_server.url}, *gunicorn_args, app="bench.ceiling:app")
     ceiling.start(workdir / "ceiling.log")
+    for server in (rotor, ceiling):
+        # Workers fork after the port listens: measure only once every one of them is up.
+        wait_until(lambda s=server: len(_process_tree(s.pid)) > args.workers, timeout=30)
     report: dict = {"machine": _machine(), "settings": vars(args) | {"json": str(args.json)}}
     runs: list[Run] = []
     failures: list[str] = []
