@@ -260,7 +260,8 @@ def main() -> int:
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
-        print("bench: wrk is missing (Debian package `wrk`)", file=sys.stderr)
+        print("bench: wrk is missing: `make bench` installs it (Debian package `wrk`)",
+              file=sys.stderr)  # fmt: skip
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="rotor-bench-"))
     redis_server = RedisServer(workdir / "redis").start()
