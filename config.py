@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from limits import parse_many
+
 ENVIRONMENTS = ("development", "production", "testing")
 REUSE_POLICIES = ("revoke_session", "revoke_user", "alert_only")
 MIN_SECRET_BYTES = 32
@@ -73,6 +75,15 @@ class Settings:
     ratelimit_enabled: bool = True
     reuse_policy: str = "revoke_session"
     cookie_secure: bool = True
+    metrics_token: str = ""
+    cors_origins: tuple[str, ...] = ()
+    # Rate limits, in Flask-Limiter's notation ("10/minute;100/hour").
+    ratelimit_login_account: str = "10/minute;50/hour"
+    ratelimit_login_ip: str = "60/minute"
+    ratelimit_refresh_session: str = "30/minute"
+    ratelimit_refresh_ip: str = "600/minute"
+    ratelimit_register_ip: str = "20/hour"
+    log_level: str = "INFO"
     max_body_bytes: int = 16 * 1024
     max_header_bytes: int = 8 * 1024
 
@@ -99,6 +110,20 @@ class Settings:
             ratelimit_enabled=_bool(env, "RATELIMIT_ENABLED", d.ratelimit_enabled),
             reuse_policy=env.get("REUSE_POLICY", d.reuse_policy),
             cookie_secure=_bool(env, "COOKIE_SECURE", d.cookie_secure),
+            metrics_token=env.get("METRICS_TOKEN", d.metrics_token),
+            cors_origins=tuple(
+                origin.strip()
+                for origin in env.get("CORS_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
+            ratelimit_login_account=env.get("RATELIMIT_LOGIN_ACCOUNT", d.ratelimit_login_account),
+            ratelimit_login_ip=env.get("RATELIMIT_LOGIN_IP", d.ratelimit_login_ip),
+            ratelimit_refresh_session=env.get(
+                "RATELIMIT_REFRESH_SESSION", d.ratelimit_refresh_session
+            ),
+            ratelimit_refresh_ip=env.get("RATELIMIT_REFRESH_IP", d.ratelimit_refresh_ip),
+            ratelimit_register_ip=env.get("RATELIMIT_REGISTER_IP", d.ratelimit_register_ip),
+            log_level=env.get("LOG_LEVEL", d.log_level).upper(),
         )
         return settings.validated()
 
@@ -139,6 +164,19 @@ class Settings:
             raise ConfigError(f"REUSE_POLICY must be one of {', '.join(REUSE_POLICIES)}")
         if not settings.redis_key_prefix:
             raise ConfigError("REDIS_KEY_PREFIX must not be empty")
+        for name in ("login_account", "login_ip", "refresh_session", "refresh_ip", "register_ip"):
+            try:
+                parse_many(getattr(settings, f"ratelimit_{name}"))
+            except ValueError:
+                raise ConfigError(
+                    f"RATELIMIT_{name.upper()} must look like '10/minute;100/hour'"
+                ) from None
+        for origin in settings.cors_origins:
+            if origin == "*" or not origin.startswith(("https://", "http://")):
+                raise ConfigError(
+                    "CORS_ORIGINS takes explicit origins like https://app.example.com, "
+                    f"got {origin!r}"
+                )
         if settings.redis_cluster and not settings.redis_url:
             raise ConfigError("REDIS_CLUSTER=1 needs REDIS_URL naming a cluster node")
         return settings
@@ -151,6 +189,7 @@ class Settings:
         """Settings safe to log: everything but the secret."""
         summary = asdict(self)
         summary["jwt_secret_key"] = "<set>" if self.jwt_secret_key else "<unset>"
+        summary["metrics_token"] = "<set>" if self.metrics_token else "<unset>"
         if self.redis_url:
             summary["redis_url"] = _redact_url(self.redis_url)
         return summary

@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
+
+# Prometheus multiprocess mode: each worker writes its samples under this directory and
+# /metrics adds them up. prometheus_client reads it when first imported, so it is set here,
+# before anything imports the app.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rotor-metrics-")
+
+from app.logs import gunicorn_logconfig  # noqa: E402
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -12,6 +23,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# JSON lines for gunicorn's own logs as for the app's (app/logs.py).
+logconfig_dict = gunicorn_logconfig(loglevel.upper())
 
 # Let oversized headers and URLs reach the app, which answers 431/414 in the JSON envelope
 # instead of gunicorn's HTML page. 0 for the request line still stops at 1 MB inside gunicorn.
@@ -28,9 +42,26 @@ else:
 
 
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
-    """Refuse several workers on the embedded store: each would hold its own data."""
+    """Refuse several workers on the embedded store: each would hold its own data. Start
+    the metrics directory empty: samples of a previous run must not add up with ours."""
     if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
         sys.exit(
             f"rotor: {server.cfg.workers} workers need a shared Redis: set REDIS_URL "
             "(the embedded store lives inside one process), or run with -w 1"
         )
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    os.makedirs(metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+    """A dead worker's live gauges must not be reported any more."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:  # type: ignore[no-untyped-def]
+    """Remove the metrics directory this configuration made for itself."""
+    if _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

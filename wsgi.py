@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
+import os
 import sys
 
 from app import create_app
+from app.logs import configure_logging
 from config import ConfigError
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
 
 try:
     app = create_app()

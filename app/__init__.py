@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Flask
 
-from app import api, auth, errors, store
+from app import api, auth, cli, errors, store
+from app.api import cors, ratelimit, tracing
 from config import Settings
 
 log = logging.getLogger("rotor")
@@ -28,6 +29,22 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None) ->
     errors.init_app(app)
     rotor_store = store.init_app(app, settings, redis_client)
     auth.init_app(app, settings, rotor_store)
+    tracing.init_app(app)
     api.init_app(app)
-    log.info("rotor ready: %s", settings.public_summary())
+    ratelimit.init_app(app, settings)
+    cors.init_app(app, settings)
+    cli.init_app(app)
+    log.info("rotor ready", extra={"settings": settings.public_summary()})
+    _warn_about_eviction(rotor_store)
     return app
+
+
+def _warn_about_eviction(rotor_store: store.Store) -> None:
+    """Say at startup if Redis may evict Rotor's keys; an unreachable Redis is not fatal."""
+    try:
+        warning = store.eviction_warning(rotor_store.eviction_policy())
+    except store.StoreUnavailable as exc:
+        log.warning("Redis did not answer at startup: %s", exc)
+        return
+    if warning:
+        log.warning(warning)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from app import metrics
 from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ HTTP_ERROR_CODES = {
     413: "payload_too_large",
     414: "uri_too_long",
     415: "unsupported_media_type",
+    429: "rate_limited",
     431: "header_too_large",
 }
 
@@ -110,8 +113,9 @@ def _handle_http_exception(error: HTTPException) -> Response:
     return response
 
 
-def _handle_store_unavailable(error: StoreUnavailable) -> Response:
+def _handle_store_unavailable(error: StoreUnavailable | redis.RedisError) -> Response:
     log.warning("store unavailable: %s", error)
+    metrics.REDIS_ERRORS.inc()
     return error_response(
         "store_unavailable",
         "The session store is unavailable; try again shortly.",
@@ -131,4 +135,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ValidationError, _handle_validation_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(StoreUnavailable, _handle_store_unavailable)
+    # The rate limiter talks to Redis through its own client (the limits library).
+    app.register_error_handler(redis.RedisError, _handle_store_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)

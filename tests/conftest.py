@@ -54,7 +54,11 @@ def redis_client(request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def settings() -> Settings:
     return Settings(
-        env="testing", jwt_secret_key=SECRET, bcrypt_rounds=4, refresh_reuse_grace=10
+        env="testing",
+        jwt_secret_key=SECRET,
+        bcrypt_rounds=4,
+        refresh_reuse_grace=10,
+        ratelimit_enabled=False,  # tests/test_rate_limits.py turns them on
     ).validated()
 
 

@@ -39,8 +39,11 @@ def served(tmp_path_factory):
             "ROTOR_ENV": "production",
             "BCRYPT_ROUNDS": "10",
             "WEB_CONCURRENCY": "2",
+            "METRICS_TOKEN": "scrape-token",
         }
-    ).start()
+    )
+    server.log_path = tmp_path_factory.mktemp("gunicorn-log") / "gunicorn.log"
+    server.start(server.log_path)
     yield server
     server.stop()
     redis_server.stop()
@@ -105,3 +108,25 @@ def test_production_without_a_secret_stops_startup():
     )
     assert result.returncode == 1
     assert "JWT_SECRET_KEY is not set" in result.stderr
+
+
+def test_metrics_add_up_across_workers(served):
+    for _ in range(30):
+        assert _call(served.url + "/healthz")[0] == 200
+    headers = {"Authorization": "Bearer scrape-token"}
+    status, response_headers, body = _call(served.url + "/metrics", headers=headers)
+    assert status == 200
+    assert response_headers["Content-Type"].startswith("text/plain")
+    line = 'rotor_http_requests_total{endpoint="/healthz",method="GET",status="200"}'
+    [sample] = [row for row in body.decode().splitlines() if row.startswith(line)]
+    assert float(sample.split()[-1]) == 30.0  # both workers' requests, not one worker's
+
+
+def test_logs_are_json_lines(served):
+    assert _call(served.url + "/api/auth/me")[0] == 401
+    lines = served.log_path.read_text().splitlines()
+    assert len(lines) > 3
+    records = [json.loads(line) for line in lines]  # every line, gunicorn's own included
+    assert {"ts", "level", "logger", "message"} <= set(records[0])
+    assert any(r["logger"] == "gunicorn.error" for r in records)
+    assert any(r["logger"] == "rotor" and r["message"] == "rotor ready" for r in records)

@@ -262,5 +262,7 @@ def test_reuse_policy_decides_what_reuse_ends(
     assert reused.json["error"]["code"] == "token_reused"
     assert (auth.me(successor["access_token"]).status_code == 200) is reused_session_alive
     assert (auth.me(laptop["access_token"]).status_code == 200) is other_session_alive
-    assert f"policy={policy}" in caplog.text
+    [event] = [r for r in caplog.records if getattr(r, "event", None) == "reuse_detected"]
+    assert event.policy == policy
+    assert event.session_id == phone["session_id"]
     assert phone["refresh_token"] not in caplog.text

@@ -6,6 +6,7 @@ import re
 
 from flask import Blueprint, Response
 
+from app.api import cookies
 from app.api.http import (
     client_ip,
     iso,
@@ -15,7 +16,12 @@ from app.api.http import (
     no_store,
     user_agent,
 )
-from app.api.principal import access_token_required, bearer_token, current_principal
+from app.api.principal import (
+    access_token_required,
+    authenticated_by_cookie,
+    bearer_token,
+    current_principal,
+)
 from app.api.schemas import (
     LoginSchema,
     PasswordChangeSchema,
@@ -38,10 +44,18 @@ _sessions_schema = SessionListSchema()
 _SESSION_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
-def _token_pair_response(pair: TokenPair) -> Response:
+def _token_pair_response(pair: TokenPair, *, in_cookies: bool = False) -> Response:
     # Built by hand, not dumped: this is the hot path, and every field is already a JSON
     # type. TokenPairSchema documents the same shape (a test keeps the two equal).
     now = int(get_auth().clock())
+    if in_cookies:  # the tokens travel only in HttpOnly cookies, never in the body
+        body = {
+            "token_type": "Bearer",
+            "expires_in": max(pair.access_expires_at - now, 0),
+            "refresh_expires_in": max(pair.refresh_expires_at - now, 0),
+            "session_id": pair.session_id,
+        }
+        return no_store(cookies.set_token_cookies(json_response(body), pair, now))
     body = {
         "access_token": pair.access_token,
         "refresh_token": pair.refresh_token,
@@ -54,16 +68,20 @@ def _token_pair_response(pair: TokenPair) -> Response:
     return no_store(json_response(body))
 
 
-def _presented_refresh_token() -> str:
-    """The refresh token from the JSON body or ``Authorization: Bearer`` (exactly one)."""
-    from_body = load_json(_refresh_schema, optional=True).get("refresh_token")
-    from_header = bearer_token()
-    if from_body and from_header:
+def _presented_refresh_token() -> tuple[str, bool, bool]:
+    """The refresh token from the JSON body, ``Authorization: Bearer`` or the refresh cookie
+    (exactly one of them); whether it came by cookie; whether cookies were asked for."""
+    body = load_json(_refresh_schema, optional=True)
+    presented = [
+        token for token in (body.get("refresh_token"), bearer_token(), cookies.refresh_cookie())
+        if token
+    ]  # fmt: skip
+    if len(presented) > 1:
         raise ApiError("invalid_request", "Send the refresh token in one place only.", 400)
-    token = from_body or from_header
-    if not token:
+    if not presented:
         raise TokenError("missing_token", "A refresh token is required.", presented=False)
-    return token
+    by_cookie = presented[0] == cookies.refresh_cookie()
+    return presented[0], by_cookie, by_cookie or bool(body.get("use_cookies"))
 
 
 @bp.post("/register")
@@ -79,29 +97,42 @@ def register() -> Response:
 @bp.post("/login")
 def login() -> Response:
     data = load_json(_login_schema)
+    in_cookies = data.get("use_cookies", False)
     pair = get_auth().login(
-        data["email"], data["password"], ip=client_ip(), user_agent=user_agent()
-    )
-    return _token_pair_response(pair)
+        data["email"], data["password"], ip=client_ip(), user_agent=user_agent(),
+        cookies=in_cookies,
+    )  # fmt: skip
+    return _token_pair_response(pair, in_cookies=in_cookies)
 
 
 @bp.post("/refresh")
 def refresh() -> Response:
-    return _token_pair_response(get_auth().refresh(_presented_refresh_token()))
+    token, by_cookie, in_cookies = _presented_refresh_token()
+    pair = get_auth().refresh(
+        token, ip=client_ip(), user_agent=user_agent(), cookies=in_cookies,
+        csrf=cookies.csrf_header() if by_cookie else None,
+    )  # fmt: skip
+    return _token_pair_response(pair, in_cookies=in_cookies)
 
 
 @bp.post("/logout")
 @access_token_required
 def logout() -> Response:
     get_auth().logout(current_principal())
-    return Response(status=204)
+    return _ended_response()
 
 
 @bp.post("/logout-all")
 @access_token_required
 def logout_all() -> Response:
     get_auth().logout_all(current_principal())
-    return Response(status=204)
+    return _ended_response()
+
+
+def _ended_response() -> Response:
+    """204; a browser that was logged in by cookie also gets its cookies cleared."""
+    response = Response(status=204)
+    return cookies.clear_token_cookies(response) if authenticated_by_cookie() else response
 
 
 @bp.get("/sessions")

@@ -1,11 +1,15 @@
-"""Liveness and readiness, at the root (outside /api/auth)."""
+"""Operations endpoints at the root (outside /api/auth): liveness, readiness, metrics."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+import hmac
 
+from flask import Blueprint, Response, abort, current_app, request
+
+from app import metrics
 from app.api.http import json_response
-from app.store import get_store
+from app.settings import get_settings
+from app.store import eviction_warning, get_store
 
 bp = Blueprint("ops", __name__)
 
@@ -18,6 +22,34 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready when Redis answers; StoreUnavailable becomes 503 ``store_unavailable``."""
-    get_store().ping()
-    return json_response({"status": "ready"})
+    """Ready when Redis answers (StoreUnavailable becomes 503 ``store_unavailable``); also
+    reports Redis's eviction policy, which must be ``noeviction``."""
+    store = get_store()
+    store.ping()
+    policy = store.eviction_policy()
+    body: dict[str, object] = {"status": "ready", "maxmemory_policy": policy or "unknown"}
+    warning = eviction_warning(policy)
+    if warning:
+        body["warnings"] = [warning]
+    return json_response(body)
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    """Prometheus text format; 404 unless METRICS_TOKEN is set, then that bearer token only."""
+    token = get_settings().metrics_token
+    if not token:
+        abort(404)
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(presented.encode(), token.encode()):
+        abort(404)
+    return Response(metrics.exposition(_sessions_gauge()), mimetype=metrics.CONTENT_TYPE)
+
+
+def _sessions_gauge() -> metrics.ActiveSessions:
+    """One gauge per app, so its cached count outlives a scrape."""
+    gauge = current_app.extensions.get("rotor.sessions_gauge")
+    if gauge is None:
+        gauge = metrics.ActiveSessions(get_store().count_sessions)
+        current_app.extensions["rotor.sessions_gauge"] = gauge
+    return gauge

@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 from flask import g, request
 
+from app.api import cookies
 from app.auth import Principal, get_auth
 from app.errors import ApiError, TokenError
 
@@ -37,13 +38,26 @@ def access_token_required(view: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(view)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        token = bearer_token()
+        token, from_cookie = bearer_token(), cookies.access_cookie()
+        if token and from_cookie:
+            raise ApiError("invalid_request", "Send the access token in one place only.", 400)
+        csrf = None
+        if from_cookie:
+            token = from_cookie
+            if request.method in cookies.UNSAFE_METHODS:
+                csrf = cookies.csrf_header()
         if token is None:
             raise TokenError("missing_token", "A bearer token is required.", presented=False)
-        g.rotor_principal = get_auth().authenticate(token)
+        g.rotor_principal = get_auth().authenticate(token, csrf=csrf)
+        g.rotor_by_cookie = from_cookie is not None
         return view(*args, **kwargs)
 
     return guarded
+
+
+def authenticated_by_cookie() -> bool:
+    """Whether the request's access token came in the access cookie."""
+    return bool(g.get("rotor_by_cookie"))
 
 
 def current_principal() -> Principal:

@@ -39,10 +39,18 @@ class LoginSchema(_Strict):
     email = _EmailField(required=True, validate=validate.Length(max=EMAIL_MAX))
     # No minimum here: a login never reveals the password rules, it only checks.
     password = fields.String(required=True, validate=validate.Length(1, PASSWORD_MAX))
+    use_cookies = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Set the tokens as HttpOnly cookies instead of the body."},
+    )
 
 
 class RefreshSchema(_Strict):
     refresh_token = fields.String(validate=validate.Length(1, 4096))
+    use_cookies = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Answer with cookies (implied when the token came by cookie)."},
+    )
 
 
 class PasswordChangeSchema(_Strict):
@@ -51,30 +59,81 @@ class PasswordChangeSchema(_Strict):
 
 
 class UserSchema(Schema):
-    id = fields.String()
-    email = fields.String()
-    created_at = fields.DateTime(format="iso")
+    id = fields.String(required=True)
+    email = fields.String(required=True)
+    created_at = fields.DateTime(format="iso", required=True)
 
 
 class SessionSchema(Schema):
-    id = fields.String()
-    created_at = fields.DateTime(format="iso")
-    last_used_at = fields.DateTime(format="iso")
-    expires_at = fields.DateTime(format="iso")
-    user_agent = fields.String()
-    ip = fields.String()
-    current = fields.Boolean()
+    id = fields.String(required=True)
+    created_at = fields.DateTime(format="iso", required=True)
+    last_used_at = fields.DateTime(format="iso", required=True)
+    expires_at = fields.DateTime(format="iso", required=True)
+    user_agent = fields.String(required=True)
+    ip = fields.String(required=True)
+    current = fields.Boolean(
+        required=True, metadata={"description": "True for the session of the calling token."}
+    )
 
 
 class SessionListSchema(Schema):
-    sessions = fields.List(fields.Nested(SessionSchema))
+    sessions = fields.List(
+        fields.Nested(SessionSchema), required=True, metadata={"description": "Newest first."}
+    )
 
 
 class TokenPairSchema(Schema):
-    access_token = fields.String()
-    refresh_token = fields.String()
-    token_type = fields.String()
-    expires_in = fields.Integer()
-    refresh_expires_in = fields.Integer()
-    session_id = fields.String()
-    token = fields.String()
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer"]))
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds until the access token expires."}
+    )
+    refresh_expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds until the refresh token expires."}
+    )
+    session_id = fields.String(required=True)
+    token = fields.String(
+        required=True,
+        metadata={"description": "The access token again, for clients of the old login."},
+    )
+
+
+class CookieSessionSchema(Schema):
+    """A token pair in cookie mode: the tokens are in HttpOnly cookies, never in the body."""
+
+    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer"]))
+    expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds until the access token expires."}
+    )
+    refresh_expires_in = fields.Integer(
+        required=True, metadata={"description": "Seconds until the refresh token expires."}
+    )
+    session_id = fields.String(required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ok"]))
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["ready"]))
+    maxmemory_policy = fields.String(
+        required=True,
+        metadata={"description": "Redis's eviction policy (`unknown` when CONFIG is refused)."},
+    )
+    warnings = fields.List(fields.String())
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "A stable machine code."})
+    message = fields.String(required=True, metadata={"description": "Text for people."})
+    details = fields.Dict(
+        keys=fields.String(), metadata={"description": "Per-field messages, when there are any."}
+    )
+
+
+class ErrorSchema(Schema):
+    """The one envelope of every non-2xx answer (API.md)."""
+
+    error = fields.Nested(ErrorBodySchema, required=True)

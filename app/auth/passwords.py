@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import re
+from importlib import resources
 
 import bcrypt
+
+# Decoration people add to a common password to pass composition rules: "Dragon2024!".
+_TRAILING_DECORATION = re.compile(r"[\W\d_]+$")
 
 
 def _prehash(password: str) -> bytes:
@@ -36,3 +42,17 @@ class PasswordHasher:
             bcrypt.checkpw(_prehash(password), self._dummy_hash)
             return False
         return bcrypt.checkpw(_prehash(password), password_hash.encode())
+
+
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    text = resources.files("app.auth").joinpath("data", "common-passwords.txt").read_text()
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("# "))
+
+
+def is_common_password(password: str) -> bool:
+    """Whether a password is on the 30,000 most common list, ignoring case and the digits or
+    symbols tacked on the end ("Password1!" is "password")."""
+    common = _common_passwords()
+    lowered = password.lower()
+    return lowered in common or _TRAILING_DECORATION.sub("", lowered) in common

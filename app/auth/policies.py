@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import logging
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from app import audit
 from app.store import Store
-
-log = logging.getLogger("rotor.security")
 
 
 class ReusePolicy(StrEnum):
@@ -23,17 +22,31 @@ class ReusePolicy(StrEnum):
         return self is not ReusePolicy.ALERT_ONLY
 
 
+@dataclass(frozen=True, slots=True)
+class ReuseEvidence:
+    """Both sides of a reuse: who presented the consumed token, and where the session was
+    last rotated; the token's age and how many rotations it is behind."""
+
+    user_id: str
+    session_id: str
+    ip: str
+    user_agent: str
+    session_ip: str
+    session_user_agent: str
+    token_age_s: int
+    generations_behind: int
+
+
 def react_to_reuse(
-    policy: ReusePolicy, store: Store, *, uid: str, sid: str, session_ended: bool
+    policy: ReusePolicy, store: Store, evidence: ReuseEvidence, *, session_ended: bool
 ) -> None:
     """Finish the reaction the rotate script began, and record the event."""
     ended_sessions = 1 if session_ended else 0
     if policy is ReusePolicy.REVOKE_USER:
-        ended_sessions += store.end_all_sessions(uid)
-    log.warning(
-        "refresh token reuse detected: user=%s session=%s policy=%s sessions_ended=%d",
-        uid,
-        sid,
-        policy.value,
-        ended_sessions,
+        ended_sessions += store.end_all_sessions(evidence.user_id)
+    audit.record(
+        "reuse_detected",
+        policy=policy.value,
+        sessions_ended=ended_sessions,
+        **asdict(evidence),
     )

@@ -11,9 +11,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.auth.passwords import PasswordHasher
-from app.auth.policies import ReusePolicy, react_to_reuse
-from app.auth.tokens import TokenCodec, TokenPair, seal_pair, token_hash, unseal_pair
+from app import audit
+from app.auth.passwords import PasswordHasher, is_common_password
+from app.auth.policies import ReuseEvidence, ReusePolicy, react_to_reuse
+from app.auth.tokens import (
+    TokenCodec,
+    TokenPair,
+    csrf_matches,
+    seal_pair,
+    token_hash,
+    unseal_pair,
+)
 from app.errors import ApiError, TokenError
 from app.store import SessionRecord, Store, UserRecord
 from config import Settings
@@ -40,6 +48,20 @@ def normalize_email(email: str) -> str:
 
 def _new_id(nbytes: int) -> str:
     return secrets.token_hex(nbytes)
+
+
+def _refuse_common_password(password: str, field: str) -> None:
+    if is_common_password(password):
+        raise ApiError(
+            "validation_error", "The request body is invalid.", 422,
+            {field: ["This password is too common: choose a longer or less guessable one."]},
+        )  # fmt: skip
+
+
+def _csrf_failed() -> ApiError:
+    return ApiError(
+        "csrf_failed", "Send the X-CSRF-TOKEN header with the value of the CSRF cookie.", 403
+    )
 
 
 def _invalid_credentials(status: int = 401) -> ApiError:
@@ -70,11 +92,13 @@ class AuthService:
     def register(self, email: str, password: str) -> UserRecord:
         """Create an account; 409 ``email_taken`` when the normalized email exists."""
         email = normalize_email(email)
+        _refuse_common_password(password, "password")
         password_hash = self.hasher.hash(password)
         uid = _new_id(8)
         created_ms = int(self.clock() * 1000)
         if not self.store.create_user(uid, email, password_hash, created_ms):
             raise ApiError("email_taken", "An account with this email already exists.", 409)
+        audit.record("user_registered", user_id=uid, email=email)
         return UserRecord(uid, email, password_hash, created_ms, disabled=False)
 
     def change_password(self, principal: Principal, current: str, new: str) -> None:
@@ -82,21 +106,33 @@ class AuthService:
         user = self.store.get_user(principal.user_id)
         if user is None:
             raise TokenError("token_revoked", "The token's session has ended.")
+        _refuse_common_password(new, "new_password")
         if not self.hasher.verify(current, user.password_hash):
+            audit.record("password_changed", outcome="failed", reason="bad_password",
+                         user_id=user.id, session_id=principal.session_id)  # fmt: skip
             raise _invalid_credentials(403)
         now_ms = int(self.clock() * 1000)
         self.store.set_password_hash(user.id, self.hasher.hash(new), now_ms)
         # After the new hash is stored, so any session opened with the old password is listed.
-        self.store.end_all_sessions(user.id, keep=[principal.session_id])
+        ended = self.store.end_all_sessions(user.id, keep=[principal.session_id])
+        audit.record("password_changed", outcome="ok", user_id=user.id,
+                     session_id=principal.session_id, sessions_ended=ended)  # fmt: skip
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def login(self, email: str, password: str, *, ip: str, user_agent: str) -> TokenPair:
+    def login(
+        self, email: str, password: str, *, ip: str, user_agent: str, cookies: bool = False
+    ) -> TokenPair:
         """Check the password and open a session; unknown email and wrong password are one
-        answer, reached through one bcrypt check each."""
-        user = self.store.find_user_by_email(normalize_email(email))
+        answer, reached through one bcrypt check each. ``cookies``: the pair carries CSRF
+        values for a browser that keeps it in cookies."""
+        email = normalize_email(email)
+        user = self.store.find_user_by_email(email)
         valid = self.hasher.verify(password, user.password_hash if user else None)
         if user is None or not valid or user.disabled:
+            reason = "unknown_email" if user is None else "disabled" if valid else "bad_password"
+            audit.record("login", outcome="failed", reason=reason, email=email, ip=ip,
+                         user_agent=user_agent, user_id=user.id if user else None)  # fmt: skip
             raise _invalid_credentials()
         settings = self.settings
         now = self.clock()
@@ -112,6 +148,7 @@ class AuthService:
             access_ttl=settings.access_token_ttl,
             refresh_deadline=deadline,
             absolute_deadline=absolute_deadline,
+            csrf=cookies,
         )
         evicted = self.store.create_session(
             user.id,
@@ -125,13 +162,38 @@ class AuthService:
             limit=settings.max_sessions_per_user,
         )
         if evicted is None:  # disabled or deleted while we checked the password
+            audit.record("login", outcome="failed", reason="disabled", email=email, ip=ip,
+                         user_agent=user_agent, user_id=user.id)  # fmt: skip
             raise _invalid_credentials()
+        for evicted_id in evicted:
+            audit.record("session_evicted", user_id=user.id, session_id=evicted_id,
+                         reason="max_sessions_per_user")  # fmt: skip
+        audit.record("login", outcome="ok", email=email, user_id=user.id, session_id=sid, ip=ip,
+                     user_agent=user_agent)  # fmt: skip
         return pair
 
-    def refresh(self, refresh_token: str) -> TokenPair:
+    def refresh(
+        self,
+        refresh_token: str,
+        *,
+        ip: str,
+        user_agent: str,
+        cookies: bool = False,
+        csrf: str | None = None,
+    ) -> TokenPair:
         """Rotate a refresh token: a new pair, the grace replay of the last one, or refusal
-        (``token_reused`` ends the family as REUSE_POLICY says)."""
-        claims = self.tokens.decode_refresh_token(refresh_token)
+        (``token_reused`` ends the family as REUSE_POLICY says). A token that came in a
+        cookie passes ``csrf`` (the X-CSRF-TOKEN header, "" when absent), checked against
+        the token before anything is consumed."""
+        user_agent = user_agent[:USER_AGENT_MAX]
+        try:
+            claims = self.tokens.decode_refresh_token(refresh_token)
+        except TokenError as refused:
+            outcome = "expired" if refused.code == "token_expired" else "invalid"
+            audit.record("refresh", outcome=outcome, ip=ip, user_agent=user_agent)
+            raise
+        if csrf is not None and not csrf_matches(claims.csrf, csrf):
+            raise _csrf_failed()
         settings = self.settings
         now = self.clock()
         now_s = int(now)
@@ -144,6 +206,7 @@ class AuthService:
             access_ttl=settings.access_token_ttl,
             refresh_deadline=deadline,
             absolute_deadline=claims.absolute_deadline,
+            csrf=cookies,
         )
         grace_ms = settings.refresh_reuse_grace * 1000
         rotation = self.store.rotate(
@@ -157,28 +220,40 @@ class AuthService:
             grace_ms=grace_ms,
             sealed_pair=seal_pair(successor, refresh_token) if grace_ms else "",
             end_session_on_reuse=self.reuse_policy.ends_session,
+            ip=ip,
+            user_agent=user_agent,
         )
+        event = {"user_id": claims.user_id, "session_id": claims.session_id, "ip": ip,
+                 "user_agent": user_agent}  # fmt: skip
         if rotation.outcome == "rotated":
+            audit.record("refresh", outcome="rotated", generation=rotation.generation, **event)
             return successor
         if rotation.outcome == "replayed" and rotation.sealed_pair:
             replayed = unseal_pair(rotation.sealed_pair, refresh_token)
             if replayed is not None:
+                audit.record("refresh", outcome="replayed", **event)
                 return replayed
-        if rotation.outcome in ("reused", "replayed"):
+        if rotation.outcome == "reused":
+            evidence = ReuseEvidence(
+                claims.user_id, claims.session_id, ip, user_agent,
+                session_ip=rotation.last_ip, session_user_agent=rotation.last_user_agent,
+                token_age_s=now_s - claims.issued_at,
+                generations_behind=(rotation.generation or 0) - claims.generation,
+            )  # fmt: skip
             react_to_reuse(
-                self.reuse_policy,
-                self.store,
-                uid=claims.user_id,
-                sid=claims.session_id,
-                session_ended=rotation.session_ended,
+                self.reuse_policy, self.store, evidence, session_ended=rotation.session_ended
             )
             raise TokenError("token_reused", "The refresh token was already used.")
+        audit.record("refresh", outcome="revoked", **event)
         raise TokenError("token_revoked", "The refresh token's session has ended.")
 
-    def authenticate(self, access_token: str) -> Principal:
+    def authenticate(self, access_token: str, *, csrf: str | None = None) -> Principal:
         """The principal of a valid access token whose session is alive, user active and token
-        not logged out; TokenError otherwise. One Redis round trip."""
+        not logged out; TokenError otherwise. One Redis round trip. ``csrf`` (the header of a
+        cookie-authenticated, state-changing request) must echo the token's CSRF value."""
         claims = self.tokens.decode_access_token(access_token)
+        if csrf is not None and not csrf_matches(claims.csrf, csrf):
+            raise _csrf_failed()
         found = self.store.authorize(claims.user_id, claims.session_id, claims.token_id)
         if found is None:
             raise TokenError("token_revoked", "The token's session has ended.")
@@ -198,10 +273,13 @@ class AuthService:
             deny_jti=principal.token_id,
             deny_ms=max(remaining_ms, 1),
         )
+        audit.record("logout", user_id=principal.user_id, session_id=principal.session_id)
 
     def logout_all(self, principal: Principal) -> None:
         """End every session of the caller's user."""
-        self.store.end_all_sessions(principal.user_id)
+        ended = self.store.end_all_sessions(principal.user_id)
+        audit.record("logout_all", user_id=principal.user_id, session_id=principal.session_id,
+                     sessions_ended=ended)  # fmt: skip
 
     def list_sessions(self, principal: Principal) -> list[SessionRecord]:
         """The caller's live sessions, newest first."""
@@ -211,3 +289,5 @@ class AuthService:
         """End one of the caller's sessions; 404 for an id that is not theirs or not alive."""
         if not self.store.end_sessions(principal.user_id, [session_id]):
             raise ApiError("session_not_found", "No such session.", 404)
+        audit.record("session_revoked", user_id=principal.user_id, session_id=session_id,
+                     by_session_id=principal.session_id)  # fmt: skip

@@ -36,7 +36,12 @@ from app.errors import TokenError
 ALGORITHM = "HS256"
 ACCESS_CLAIMS = frozenset({"sub", "sid", "jti", "iat", "exp", "type", "iss", "aud"})
 REFRESH_CLAIMS = ACCESS_CLAIMS | {"gen", "sxp"}
-CLAIMS_BY_TYPE = {"access": ACCESS_CLAIMS, "refresh": REFRESH_CLAIMS}
+# Tokens for cookie clients also carry ``csrf``: the value the X-CSRF-TOKEN header must echo
+# (signed double submit: the value is bound to the token by its signature).
+CLAIMS_BY_TYPE = {
+    "access": (ACCESS_CLAIMS, ACCESS_CLAIMS | {"csrf"}),
+    "refresh": (REFRESH_CLAIMS, REFRESH_CLAIMS | {"csrf"}),
+}
 _INT_CLAIMS = ("iat", "exp", "gen", "sxp")
 _GRACE_KEY_LABEL = b"rotor/grace-key/v1\x00"
 
@@ -50,6 +55,8 @@ class TokenPair:
     access_expires_at: int
     refresh_expires_at: int
     session_id: str
+    access_csrf: str | None = None
+    refresh_csrf: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +67,7 @@ class AccessClaims:
     session_id: str
     token_id: str
     expires_at: int
+    csrf: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,8 @@ class RefreshClaims:
     session_id: str
     generation: int
     absolute_deadline: int
+    issued_at: int
+    csrf: str | None
 
 
 class TokenCodec:
@@ -94,31 +104,39 @@ class TokenCodec:
         access_ttl: int,
         refresh_deadline: int,
         absolute_deadline: int,
+        csrf: bool = False,
     ) -> TokenPair:
-        """Sign a new access token and a refresh token of the given generation."""
+        """Sign a new access token and a refresh token of the given generation (with CSRF
+        values when the pair is meant for cookies)."""
         common = {"sub": user_id, "sid": session_id, "iat": now, "iss": self._issuer,
                   "aud": self._audience}  # fmt: skip
         access_expires_at = now + access_ttl
-        access_token = self._encode(
-            {**common, "jti": _token_id(), "type": "access", "exp": access_expires_at}
-        )
-        refresh_token = self._encode(
-            {**common, "jti": _token_id(), "type": "refresh", "exp": refresh_deadline,
-             "gen": generation, "sxp": absolute_deadline}
-        )  # fmt: skip
+        access = {**common, "jti": _token_id(), "type": "access", "exp": access_expires_at}
+        refresh = {**common, "jti": _token_id(), "type": "refresh", "exp": refresh_deadline,
+                   "gen": generation, "sxp": absolute_deadline}  # fmt: skip
+        access_csrf = refresh_csrf = None
+        if csrf:
+            access["csrf"] = access_csrf = _token_id()
+            refresh["csrf"] = refresh_csrf = _token_id()
         return TokenPair(
-            access_token, refresh_token, access_expires_at, refresh_deadline, session_id
-        )
+            self._encode(access), self._encode(refresh), access_expires_at, refresh_deadline,
+            session_id, access_csrf, refresh_csrf,
+        )  # fmt: skip
 
     def decode_access_token(self, encoded: str) -> AccessClaims:
         """Verify an access token; raise TokenError (401) otherwise."""
         claims = self._verify(encoded, "access")
-        return AccessClaims(claims["sub"], claims["sid"], claims["jti"], claims["exp"])
+        return AccessClaims(
+            claims["sub"], claims["sid"], claims["jti"], claims["exp"], claims.get("csrf")
+        )
 
     def decode_refresh_token(self, encoded: str) -> RefreshClaims:
         """Verify a refresh token; raise TokenError (401) otherwise."""
         claims = self._verify(encoded, "refresh")
-        return RefreshClaims(claims["sub"], claims["sid"], claims["gen"], claims["sxp"])
+        return RefreshClaims(
+            claims["sub"], claims["sid"], claims["gen"], claims["sxp"], claims["iat"],
+            claims.get("csrf"),
+        )  # fmt: skip
 
     def _encode(self, claims: dict[str, Any]) -> str:
         """JWS compact serialization (RFC 7515 7.1) of the claims under Rotor's header."""
@@ -146,7 +164,7 @@ class TokenCodec:
             claims = json.loads(base64url_decode(signing_input[len(self._header_segment) :]))
         except (ValueError, binascii.Error):
             raise invalid from None
-        if not isinstance(claims, dict) or claims.keys() != CLAIMS_BY_TYPE[token_type]:
+        if not isinstance(claims, dict) or claims.keys() not in CLAIMS_BY_TYPE[token_type]:
             raise invalid
         if claims["type"] != token_type or claims["iss"] != self._issuer:
             raise invalid
@@ -157,6 +175,8 @@ class TokenCodec:
             if name in claims and type(claims[name]) is not int:
                 raise invalid
         if not (type(claims["sub"]) is type(claims["sid"]) is type(claims["jti"]) is str):
+            raise invalid
+        if type(claims.get("csrf", "")) is not str:
             raise invalid
         now = time.time()
         if claims["iat"] > now + 1:  # issued in the future: not by this clock
@@ -187,7 +207,8 @@ def seal_pair(pair: TokenPair, consumed_token: str) -> str:
     """
     nonce = os.urandom(12)
     fields = (pair.access_token, pair.refresh_token, pair.access_expires_at,
-              pair.refresh_expires_at, pair.session_id)  # fmt: skip
+              pair.refresh_expires_at, pair.session_id, pair.access_csrf,
+              pair.refresh_csrf)  # fmt: skip
     plaintext = json.dumps(fields, separators=(",", ":")).encode()
     sealed = nonce + AESGCM(_grace_key(consumed_token)).encrypt(nonce, plaintext, None)
     return base64.b64encode(sealed).decode()
@@ -201,3 +222,10 @@ def unseal_pair(sealed: str, consumed_token: str) -> TokenPair | None:
     except InvalidTag:
         return None
     return TokenPair(*json.loads(plaintext))
+
+
+def csrf_matches(expected: str | None, presented: str | None) -> bool:
+    """The signed double-submit check: the header echoes the token's own ``csrf`` claim."""
+    if not expected or not presented:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())

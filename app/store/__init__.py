@@ -17,6 +17,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "UserRecord",
+    "eviction_warning",
     "get_store",
     "init_app",
 ]
@@ -27,6 +28,17 @@ def init_app(app: Flask, settings: Settings, client: Any = None) -> Store:
     store = Store(client if client is not None else connect(settings), settings.redis_key_prefix)
     app.extensions["rotor.store"] = store
     return store
+
+
+def eviction_warning(policy: str | None) -> str | None:
+    """Why a maxmemory-policy other than ``noeviction`` is dangerous for Rotor, or None."""
+    if policy is None or policy == "noeviction":
+        return None
+    return (
+        f"Redis maxmemory-policy is {policy!r}: under memory pressure Redis would evict session "
+        "keys (logging people out) and denylist keys (reviving logged-out access tokens). "
+        "Set maxmemory-policy noeviction."
+    )
 
 
 def get_store() -> Store:

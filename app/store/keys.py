@@ -18,6 +18,19 @@ Layout (prefix ``auth:`` by default)::
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+_GLOB_SPECIAL = "\\*?[]"
+
+
+class KeyLayoutRow(NamedTuple):
+    """One line of the key layout, for operators (``flask keys``, docs/redis.md)."""
+
+    key: str
+    type: str
+    holds: str
+    ttl: str
+
 
 class KeySpace:
     """Key names under one prefix."""
@@ -31,7 +44,7 @@ class KeySpace:
 
     def email_pattern(self) -> str:
         """SCAN pattern matching every email index entry (operator tools only)."""
-        return f"{self.prefix}email:*"
+        return f"{_glob_escape(self.prefix)}email:*"
 
     def _user_tag(self, uid: str) -> str:
         return f"{self.prefix}{{{uid}}}"
@@ -57,5 +70,49 @@ class KeySpace:
         return f"{self._user_tag(uid)}:denied:{jti}"
 
     def session_pattern(self) -> str:
-        """SCAN pattern matching every session hash (operator tools only)."""
-        return f"{self.prefix}{{*}}:session:*"
+        """SCAN pattern matching every session hash (operator tools only).
+
+        The prefix is escaped: a ``*`` or ``[`` in it must match itself, not other keys.
+        """
+        return f"{_glob_escape(self.prefix)}{{*}}:session:*"
+
+    def parse_session(self, key: str) -> tuple[str, str] | None:
+        """(user id, session id) of a session hash's key, or None for any other key.
+
+        The inverse of ``session``, for keys found with ``session_pattern``.
+        """
+        head = f"{self.prefix}{{"
+        if not key.startswith(head):
+            return None
+        uid, sep, sid = key[len(head) :].partition("}:session:")
+        if not sep or not uid or not sid:
+            return None
+        return uid, sid
+
+    def layout(self) -> list[KeyLayoutRow]:
+        """Every key Rotor writes, with placeholders, for operators using redis-cli."""
+        uid, sid = "<uid>", "<sid>"
+        return [
+            KeyLayoutRow(self.email("<email>"), "string", "user id", "none"),
+            KeyLayoutRow(
+                self.user(uid), "hash", "email, pw, created, pw_changed, disabled", "none"
+            ),
+            KeyLayoutRow(
+                self.sessions(uid), "zset", "session id -> created ms", "last session's end"
+            ),
+            KeyLayoutRow(
+                self.session(uid, sid),
+                "hash",
+                "rt, gen, created, used, exp, abs, ip, ua",
+                "the session's deadline",
+            ),
+            KeyLayoutRow(self.grace(uid, sid), "hash", "rt, pair", "the grace window"),
+            KeyLayoutRow(
+                self.denied(uid, "<jti>"), "string", "a logged-out access token", "its expiry"
+            ),
+        ]
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal inside a Redis glob pattern."""
+    return "".join(f"\\{char}" if char in _GLOB_SPECIAL else char for char in text)

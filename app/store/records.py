@@ -35,10 +35,13 @@ class Rotation:
     """What the rotate script decided.
 
     outcome is ``rotated``, ``replayed``, ``reused`` or ``ended``; ``generation`` is the new one
-    when rotated and the session's when reused; ``sealed_pair`` comes with ``replayed``.
+    when rotated and the session's when reused; ``sealed_pair`` comes with ``replayed``;
+    ``last_ip`` and ``last_user_agent`` (with ``reused``) say where the session was last used.
     """
 
     outcome: str
     generation: int | None = None
     sealed_pair: str | None = None
     session_ended: bool = False
+    last_ip: str = ""
+    last_user_agent: str = ""

@@ -6,14 +6,18 @@ then write (rotate, open a session, authorize) are Lua scripts from ``lua/``, re
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
+
+import redis
 
 from app.store.client import load_script, translates_redis_errors
 from app.store.keys import KeySpace
 from app.store.records import Rotation, SessionRecord, UserRecord
 
 CREATE_SESSION_ATTEMPTS = 5
+SCAN_BATCH = 500  # keys per SCAN call in operator loops: large enough, short enough
 
 
 class Store:
@@ -33,6 +37,16 @@ class Store:
     def ping(self) -> bool:
         """True when Redis answers."""
         return bool(self.client.ping())
+
+    @translates_redis_errors
+    def eviction_policy(self) -> str | None:
+        """Redis's ``maxmemory-policy``, or None when CONFIG is not allowed (managed Redis,
+        an ACL without it)."""
+        try:
+            policy = self.client.config_get("maxmemory-policy")
+        except redis.ResponseError:
+            return None
+        return str(policy.get("maxmemory-policy")) if policy else None
 
     # -- users ----------------------------------------------------------------------------
 
@@ -158,6 +172,8 @@ class Store:
         grace_ms: int,
         sealed_pair: str,
         end_session_on_reuse: bool,
+        ip: str,
+        user_agent: str,
     ) -> Rotation:
         """Rotate, replay or detect reuse in one script call (see ``lua/rotate.lua``)."""
         keys = self.keys
@@ -173,6 +189,8 @@ class Store:
                 sealed_pair,
                 "1" if end_session_on_reuse else "0",
                 sid,
+                ip,
+                user_agent,
             ],
         )
         outcome = result[0]
@@ -181,7 +199,13 @@ class Store:
         if outcome == "replayed":
             return Rotation(outcome, sealed_pair=result[1])
         if outcome == "reused":
-            return Rotation(outcome, generation=int(result[1]), session_ended=result[2] == 1)
+            return Rotation(
+                outcome,
+                generation=int(result[1]),
+                session_ended=result[2] == 1,
+                last_ip=result[3] or "",
+                last_user_agent=result[4] or "",
+            )
         return Rotation("ended")
 
     @translates_redis_errors
@@ -242,6 +266,53 @@ class Store:
         if not sids:
             return 0
         return self.end_sessions(uid, sids)
+
+    # -- operators (the CLI): whole-database loops, not atomic across users ----------------
+
+    @translates_redis_errors
+    def set_user_disabled(self, uid: str, disabled: bool) -> None:
+        """Set or clear the flag that login, authorize and rotate refuse (a plain write: the
+        caller has just found the user)."""
+        if disabled:
+            self.client.hset(self.keys.user(uid), "disabled", "1")
+        else:
+            self.client.hdel(self.keys.user(uid), "disabled")
+
+    def scan_sessions(self, batch: int = SCAN_BATCH) -> Iterator[list[tuple[str, str]]]:
+        """Every session hash in the database as batches of (user id, session id), by SCAN.
+
+        Not a snapshot: a session opened or ended during the loop may or may not be seen, and
+        SCAN may return a key twice. Each batch is one or more round trips.
+        """
+        found = self.client.scan_iter(match=self.keys.session_pattern(), count=batch)
+        while page := self._next_scan_page(found, batch):
+            yield page
+
+    @translates_redis_errors
+    def _next_scan_page(self, found: Iterator[str], batch: int) -> list[tuple[str, str]]:
+        # SCAN runs lazily inside ``found``; reading it here puts its errors under the wrapper.
+        page = []
+        for key in itertools.islice(found, batch):
+            ref = self.keys.parse_session(key)
+            if ref is not None:
+                page.append(ref)
+        return page
+
+    @translates_redis_errors
+    def sessions_created_ms(self, refs: Sequence[tuple[str, str]]) -> list[int | None]:
+        """Creation time (ms) of each (user id, session id), None for one that has ended.
+
+        One pipelined round trip per call.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        for uid, sid in refs:
+            pipe.hget(self.keys.session(uid, sid), "created")
+        return [int(created) if created is not None else None for created in pipe.execute()]
+
+    def count_sessions(self) -> int:
+        """Live session hashes in the whole database, counted with SCAN (approximate: the
+        count is not atomic, and a key SCAN returns twice counts twice)."""
+        return sum(len(page) for page in self.scan_sessions())
 
 
 def _session_record(sid: str, fields: dict[str, str]) -> SessionRecord:

@@ -15,11 +15,13 @@
 -- ARGV[7]  successor pair sealed under a key derived from the presented token ('' if no grace)
 -- ARGV[8]  '1' to end the session when reuse is detected, '0' to keep it
 -- ARGV[9]  session id (member of the index)
+-- ARGV[10] client ip, ARGV[11] client user agent (the session's "last seen from")
 --
 -- Returns one of
 --   {'rotated', new_generation}
 --   {'replayed', sealed_pair}              the presented token was consumed inside the window
---   {'reused', session_generation, ended}  a consumed token; ended is 1 if the session ended
+--   {'reused', session_generation, ended, ip, ua}  a consumed token; ended is 1 if the session
+--                                          ended; ip and ua are the session's last rotation
 --   {'ended'}                              no such session (ended, expired, flushed) or the
 --                                          user is gone or disabled
 local session, grace, index, user = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -30,7 +32,7 @@ if not account[1] or account[2] == '1' then
   return {'ended'}
 end
 
-local current = redis.call('HMGET', session, 'rt', 'gen')
+local current = redis.call('HMGET', session, 'rt', 'gen', 'ip', 'ua')
 if not current[1] then
   return {'ended'}
 end
@@ -41,7 +43,8 @@ if current[1] == ARGV[1] then
     return {'ended'}
   end
   local generation = tonumber(ARGV[2]) + 1
-  redis.call('HSET', session, 'rt', ARGV[3], 'gen', generation, 'used', now, 'exp', ARGV[5])
+  redis.call('HSET', session, 'rt', ARGV[3], 'gen', generation, 'used', now, 'exp', ARGV[5],
+    'ip', ARGV[10], 'ua', ARGV[11])
   redis.call('PEXPIRE', session, ttl)
   local window = tonumber(ARGV[6])
   if window > 0 then
@@ -65,6 +68,6 @@ end
 if ARGV[8] == '1' then
   redis.call('DEL', session, grace)
   redis.call('ZREM', index, ARGV[9])
-  return {'reused', current[2], 1}
+  return {'reused', current[2], 1, current[3], current[4]}
 end
-return {'reused', current[2], 0}
+return {'reused', current[2], 0, current[3], current[4]}

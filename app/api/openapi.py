@@ -1,0 +1,682 @@
+"""``GET /api/openapi.json`` and ``GET /api/docs``: the OpenAPI document of API.md and a viewer.
+
+The document is generated, not written: apispec's MarshmallowPlugin turns the schemas of
+``app.api.schemas`` into JSON Schema, and the paths and methods come from the app's URL map.
+`OPERATIONS` names, per view, what the URL map cannot know (schemas, statuses, security), and a
+test keeps it and the URL map equal. The document is built once per app, on first use.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, Flask, Response, current_app
+from marshmallow import Schema
+
+from app.api import cookies
+from app.api.http import json_response
+from app.api.schemas import (
+    CookieSessionSchema,
+    ErrorSchema,
+    HealthSchema,
+    LoginSchema,
+    PasswordChangeSchema,
+    ReadinessSchema,
+    RefreshSchema,
+    RegisterSchema,
+    SessionListSchema,
+    TokenPairSchema,
+    UserSchema,
+)
+from app.settings import get_settings
+
+bp = Blueprint("openapi", __name__, url_prefix="/api")
+
+OPENAPI_VERSION = "3.1.0"
+API_VERSION = "1.0.0"
+JSON = "application/json"
+_EXTENSION = "rotor.openapi"
+
+# Who may call a view: a kind of credential, each with its security schemes and errors.
+ACCESS, REFRESH, METRICS = "access", "refresh", "metrics"
+
+# What each machine code means, for the descriptions of the error responses.
+ERROR_CODES = {
+    "invalid_json": "the body is not a JSON object",
+    "invalid_request": "a malformed `Authorization` header, or the token sent in more than one "
+    "place",
+    "missing_token": "no token was sent",
+    "invalid_token": "the token is malformed, forged, of the other type or for another "
+    "issuer or audience",
+    "token_expired": "the token has expired",
+    "token_revoked": "the token's session has ended",
+    "token_reused": "an already consumed refresh token: its session ends too",
+    "csrf_failed": "a request authenticated by cookie without the matching `X-CSRF-TOKEN`",
+    "invalid_credentials": "the email or password is incorrect",
+    "email_taken": "an account with this email already exists",
+    "session_not_found": "no live session of the caller has this id",
+    "not_found": "metrics are disabled, or the token is not `METRICS_TOKEN`",
+    "payload_too_large": "the body is larger than {max_body_bytes} bytes",
+    "uri_too_long": "the URL is longer than {max_header_bytes} bytes",
+    "header_too_large": "a header is longer than {max_header_bytes} bytes",
+    "unsupported_media_type": "the body is not `application/json`",
+    "validation_error": "a field is missing or invalid; `details` names each one",
+    "rate_limited": "too many attempts; try again after `Retry-After` seconds",
+    "store_unavailable": "Redis did not answer; try again after `Retry-After` seconds",
+}
+_TOKEN_ERRORS = ("missing_token", "invalid_token", "token_expired", "token_revoked")
+
+_HEADERS: dict[str, dict[str, Any]] = {
+    "WWW-Authenticate": {
+        "description": 'The RFC 6750 challenge: `Bearer realm="rotor"`, with '
+        '`error="invalid_token"` when a token was refused, `error="invalid_request"` on a 400.',
+        "schema": {"type": "string", "pattern": "^Bearer "},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Cache-Control": {
+        "description": "Responses that carry tokens are never cached.",
+        "schema": {"type": "string", "enum": ["no-store"]},
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """What the document says about one view; its path and method come from the URL map."""
+
+    summary: str
+    description: str
+    status: int
+    response: type[Schema] | dict[str, Any] | None = None  # the success body, if any
+    media_type: str = JSON  # of the success body
+    request: type[Schema] | None = None  # a JSON body, loaded with this schema
+    request_required: bool = True
+    credential: str | None = None  # ACCESS, REFRESH or METRICS
+    store: bool = True  # reaches Redis: may answer 503
+    rate_limited: bool = False
+    tokens: bool = False  # answers a token pair, in the body or (cookie mode) in cookies
+    clears_cookies: bool = False  # a cookie-mode caller gets its cookies expired
+    errors: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # view-specific codes
+    parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+# Every view of the app, by endpoint, in the order of API.md.
+OPERATIONS: dict[str, Operation] = {
+    "auth.register": Operation(
+        "Create an account",
+        "The email is trimmed and lower-cased. A password is 8 to 1024 characters and not one "
+        "of the most common passwords (422 otherwise).",
+        201,
+        UserSchema,
+        request=RegisterSchema,
+        rate_limited=True,
+        errors={409: ("email_taken",)},
+    ),
+    "auth.login": Operation(
+        "Log in: open a session and get a token pair",
+        "An unknown email and a wrong password get the same answer. With `use_cookies` the "
+        "tokens come as HttpOnly cookies (cookie mode), and the body leaves them out.",
+        200,
+        request=LoginSchema,
+        rate_limited=True,
+        tokens=True,
+        errors={401: ("invalid_credentials",)},
+    ),
+    "auth.refresh": Operation(
+        "Rotate a refresh token into a new token pair",
+        "The presented refresh token is consumed. Within `REFRESH_REUSE_GRACE` seconds the "
+        "just-consumed token answers the same successor pair again; after that it is a reuse "
+        "(`token_reused`), which ends the session. Send the token in exactly one place: the "
+        "JSON body, `Authorization: Bearer <refresh token>`, or the refresh cookie (with "
+        "`X-CSRF-TOKEN`; the answer then comes in cookies too).",
+        200,
+        request=RefreshSchema,
+        request_required=False,
+        credential=REFRESH,
+        rate_limited=True,
+        tokens=True,
+    ),
+    "auth.logout": Operation(
+        "End this session",
+        "Its refresh token and every access token of it stop working at once.",
+        204,
+        credential=ACCESS,
+        clears_cookies=True,
+    ),
+    "auth.logout_all": Operation(
+        "End every session of the user", "", 204, credential=ACCESS, clears_cookies=True
+    ),
+    "auth.list_sessions": Operation(
+        "List the caller's live sessions",
+        "Newest first; `current` marks the session of the calling token.",
+        200,
+        SessionListSchema,
+        credential=ACCESS,
+    ),
+    "auth.end_session": Operation(
+        "End one of the caller's sessions",
+        "Another user's session id answers 404 like an unknown one.",
+        204,
+        credential=ACCESS,
+        errors={404: ("session_not_found",)},
+        parameters={
+            "session_id": {
+                "description": "The `id` of a session from `GET /api/auth/sessions`.",
+                "schema": {"type": "string", "pattern": "^[0-9a-f]{1,64}$"},
+            }
+        },
+    ),
+    "auth.me": Operation("The caller's account", "", 200, UserSchema, credential=ACCESS),
+    "auth.change_password": Operation(
+        "Change the password",
+        "Every other session of the user ends; this one goes on. The new password follows the "
+        "rules of registration.",
+        204,
+        request=PasswordChangeSchema,
+        credential=ACCESS,
+        errors={403: ("invalid_credentials",)},
+    ),
+    "ops.healthz": Operation(
+        "Liveness", "The process is up; says nothing about Redis.", 200, HealthSchema, store=False
+    ),
+    "ops.readyz": Operation(
+        "Readiness",
+        "200 when Redis answers. `warnings` says when Redis may evict Rotor's keys.",
+        200,
+        ReadinessSchema,
+    ),
+    "ops.prometheus_metrics": Operation(
+        "Prometheus metrics",
+        "The Prometheus text format. Without `METRICS_TOKEN` set, or without it as the bearer "
+        "token, the answer is 404, as if there were no such page.",
+        200,
+        {"type": "string"},
+        media_type="text/plain",
+        credential=METRICS,
+    ),
+    "openapi.document": Operation(
+        "This OpenAPI document",
+        "Generated from the request and response schemas the service validates with.",
+        200,
+        {"type": "object"},
+        store=False,
+    ),
+    "openapi.viewer": Operation(
+        "A readable view of this document",
+        "A self-contained page (no external assets) that renders `/api/openapi.json`.",
+        200,
+        {"type": "string"},
+        media_type="text/html",
+        store=False,
+    ),
+}
+
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+_IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
+
+
+def documented_rules(app: Flask) -> list[tuple[str, str, str]]:
+    """``(endpoint, OpenAPI path, method)`` of every rule the document must show."""
+    return [
+        (rule.endpoint, openapi_path(rule.rule), method.lower())
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in sorted((rule.methods or set()) - _IMPLICIT_METHODS)
+    ]
+
+
+def openapi_path(rule: str) -> str:
+    """A werkzeug rule as an OpenAPI path: ``/s/<int:sid>`` -> ``/s/{sid}``."""
+    return _CONVERTER.sub(r"{\1}", rule)
+
+
+def _checks_csrf(operation: Operation, method: str) -> bool:
+    """Cookie-authenticated requests that change state must echo the CSRF cookie."""
+    return operation.credential == REFRESH or (
+        operation.credential == ACCESS and method.upper() in cookies.UNSAFE_METHODS
+    )
+
+
+def security_requirements(operation: Operation, method: str) -> list[dict[str, list[str]]]:
+    """The alternatives that authorize a call (``{}``: none is needed to be answered)."""
+    csrf = {"csrfHeader": []} if _checks_csrf(operation, method) else {}
+    if operation.credential == ACCESS:
+        return [{"accessToken": []}, {"accessCookie": [], **csrf}]
+    if operation.credential == REFRESH:  # or in the JSON body
+        return [{"refreshToken": []}, {"refreshCookie": [], **csrf}, {}]
+    if operation.credential == METRICS:  # without it, the answer is the 404
+        return [{"metricsToken": []}, {}]
+    return []
+
+
+def error_codes(operation: Operation, method: str) -> dict[int, list[str]]:
+    """Every error status the view can answer, with the codes of each."""
+    codes: dict[int, list[str]] = {}
+
+    def add(status: int, *names: str) -> None:
+        codes.setdefault(status, []).extend(n for n in names if n not in codes.get(status, []))
+
+    if operation.request is not None:
+        add(400, "invalid_json")
+        add(413, "payload_too_large")
+        add(415, "unsupported_media_type")
+        add(422, "validation_error")
+    if operation.credential in (ACCESS, REFRESH):
+        add(400, "invalid_request")
+        add(401, *_TOKEN_ERRORS)
+    if operation.credential == REFRESH:
+        add(401, "token_reused")
+    if _checks_csrf(operation, method):
+        add(403, "csrf_failed")
+    if operation.credential == METRICS:
+        add(404, "not_found")
+    for status, names in operation.errors.items():
+        add(status, *names)
+    add(414, "uri_too_long")  # every request: see app.api.http.refuse_oversized_request
+    add(431, "header_too_large")
+    if operation.rate_limited:
+        add(429, "rate_limited")
+    if operation.store:
+        add(503, "store_unavailable")
+    return dict(sorted(codes.items()))
+
+
+def _security_schemes() -> dict[str, dict[str, Any]]:
+    """The schemes, with this app's cookie names (they depend on COOKIE_SECURE)."""
+    names = cookies.cookie_names()
+    bearer = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    return {
+        "accessToken": {**bearer, "description": "An access token, short-lived."},
+        "accessCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": names.access,
+            "description": "Cookie mode: the access token in the HttpOnly cookie that "
+            "`/api/auth/login` with `use_cookies` set.",
+        },
+        "refreshToken": {
+            **bearer,
+            "description": "A refresh token, on `/api/auth/refresh` only (or in its JSON body). "
+            "Good exactly once: a refresh consumes it.",
+        },
+        "refreshCookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": names.refresh,
+            "description": "Cookie mode: the refresh token in its HttpOnly cookie, sent to "
+            "`/api/auth` only.",
+        },
+        "csrfHeader": {
+            "type": "apiKey",
+            "in": "header",
+            "name": cookies.CSRF_HEADER,
+            "description": f"Cookie mode, on requests that change state: the value of the "
+            f"script-readable `{names.access_csrf}` cookie (`{names.refresh_csrf}` on "
+            "`/api/auth/refresh`).",
+        },
+        "metricsToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The operator's `METRICS_TOKEN` (not a JWT).",
+        },
+    }
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of ``app``: every rule of its URL map with its `OPERATIONS` entry."""
+    spec = APISpec(
+        title="Rotor",
+        version=API_VERSION,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Short-lived access tokens, rotating refresh tokens and real "
+            "sessions. Every body is JSON, and every error, for every status, is the `Error` "
+            'envelope `{"error": {"code", "message", "details"?}}`. Every 401 carries '
+            "`WWW-Authenticate: Bearer`; `code` says why."
+        },
+    )
+    for name, scheme in _security_schemes().items():
+        spec.components.security_scheme(name, scheme)
+    spec.components.schema("Error", schema=ErrorSchema)
+    settings = get_settings()
+    limits = {"max_body_bytes": settings.max_body_bytes,
+              "max_header_bytes": settings.max_header_bytes}  # fmt: skip
+    by_endpoint: dict[str, list[tuple[str, str]]] = {}
+    for endpoint, path, method in documented_rules(app):
+        by_endpoint.setdefault(endpoint, []).append((path, method))
+    for endpoint, operation in OPERATIONS.items():
+        for path, method in by_endpoint.get(endpoint, []):
+            spec.path(
+                path=path,
+                operations={method: _operation(endpoint, method, operation, limits)},
+                parameters=_path_parameters(path, operation),
+            )
+    document = spec.to_dict()
+    return {"openapi": document.pop("openapi"), **document}
+
+
+def _operation(
+    endpoint: str, method: str, operation: Operation, limits: dict[str, int]
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "operationId": endpoint.replace(".", "_"),
+        "tags": [endpoint.partition(".")[0]],
+        "summary": operation.summary,
+        "responses": {str(operation.status): _success(operation)},
+    }
+    if operation.description:
+        doc["description"] = operation.description
+    if operation.request is not None:
+        doc["requestBody"] = {
+            "required": operation.request_required,
+            "content": {JSON: {"schema": operation.request}},
+        }
+    security = security_requirements(operation, method)
+    if security:
+        doc["security"] = security
+    for status, names in error_codes(operation, method).items():
+        meanings = {name: ERROR_CODES[name].format(**limits) for name in names}
+        doc["responses"][str(status)] = _error(status, meanings)
+    return doc
+
+
+def _success(operation: Operation) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": HTTPStatus(operation.status).phrase}
+    body = operation.response
+    if operation.tokens:  # the pair in the body, or in cookie mode the rest of it
+        body = {"oneOf": [TokenPairSchema, CookieSessionSchema]}
+        response["headers"] = {
+            "Cache-Control": {**_HEADERS["Cache-Control"], "required": True},
+            "Set-Cookie": {
+                "description": "Cookie mode: the token cookies and their CSRF cookies.",
+                "schema": {"type": "string"},
+            },
+        }
+    elif operation.clears_cookies:
+        response["headers"] = {
+            "Set-Cookie": {
+                "description": "Cookie mode: the token cookies, expired.",
+                "schema": {"type": "string"},
+            }
+        }
+    if body is not None:
+        response["content"] = {operation.media_type: {"schema": body}}
+    return response
+
+
+def _error(status: int, meanings: dict[str, str]) -> dict[str, Any]:
+    text = "; ".join(f"`{code}`: {meaning}" for code, meaning in meanings.items())
+    response: dict[str, Any] = {
+        "description": f"{HTTPStatus(status).phrase}. {text}.",
+        "content": {JSON: {"schema": "Error"}},
+    }
+    if status == 401:
+        response["headers"] = {
+            "WWW-Authenticate": {**_HEADERS["WWW-Authenticate"], "required": True}
+        }
+    elif status == 400 and "invalid_request" in meanings:
+        response["headers"] = {"WWW-Authenticate": _HEADERS["WWW-Authenticate"]}
+    elif status in (429, 503):
+        response["headers"] = {"Retry-After": {**_HEADERS["Retry-After"], "required": True}}
+    return response
+
+
+def _path_parameters(path: str, operation: Operation) -> list[dict[str, Any]]:
+    names = re.findall(r"{([^}]+)}", path)
+    return [
+        {"name": name, "in": "path", "required": True, **operation.parameters[name]}
+        for name in names
+    ]
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The app's document, built on first use (the URL map is complete by then)."""
+    document: dict[str, Any] | None = app.extensions.get(_EXTENSION)
+    if document is None:
+        document = app.extensions[_EXTENSION] = build_document(app)
+    return document
+
+
+@bp.get("/openapi.json")
+def document() -> Response:
+    return json_response(openapi_document(current_app))
+
+
+@bp.get("/docs")
+def viewer() -> Response:
+    response = Response(VIEWER_HTML, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = _VIEWER_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# -- the viewer ---------------------------------------------------------------------------
+# One page, no external assets: it fetches /api/openapi.json and renders it with DOM calls
+# (never innerHTML, so nothing in the document can inject markup). The CSP allows exactly this
+# page's style and script, and requests to this origin.
+
+_VIEWER_STYLE = """
+body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 68rem;
+       padding: 1rem 1.5rem 4rem; color: #1d232b; background: #fbfbfc; }
+h1 { margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #d5d9e0; }
+code, .path { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .92em; }
+details.op { border: 1px solid #d5d9e0; border-radius: 6px; margin: .5rem 0; background: #fff; }
+details.op > summary { cursor: pointer; padding: .5rem .75rem; list-style: none; }
+details.op[open] > summary { border-bottom: 1px solid #e6e9ee; }
+details.op > div { padding: .25rem 1rem 1rem; }
+.method { display: inline-block; min-width: 4.2rem; text-align: center; font-weight: 700;
+          color: #fff; border-radius: 4px; padding: .05rem .4rem; margin-right: .6rem; }
+.get { background: #2f6fba; } .post { background: #2e8b57; } .delete { background: #b83b3b; }
+.put, .patch { background: #b7791f; }
+.summary { color: #4a5361; margin-left: .6rem; }
+.lock { margin-left: .5rem; font-size: .85em; color: #7a4d00; }
+table { border-collapse: collapse; width: 100%; margin: .4rem 0; }
+th, td { text-align: left; vertical-align: top; padding: .3rem .5rem;
+         border-bottom: 1px solid #eceef2; }
+th { font-weight: 600; color: #4a5361; font-size: .9em; }
+.status { font-weight: 700; white-space: nowrap; }
+.s2 { color: #2e8b57; } .s4 { color: #b7791f; } .s5 { color: #b83b3b; }
+.req { color: #b83b3b; font-size: .85em; } .muted { color: #6b7380; }
+.error { color: #b83b3b; font-weight: 600; }
+"""
+
+_VIEWER_SCRIPT = """
+"use strict";
+const el = (tag, attrs, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const c of children) if (c !== null && c !== undefined && c !== "")
+    node.append(c instanceof Node ? c : String(c));
+  return node;
+};
+const code = (text) => el("code", {}, text);
+// Descriptions use `backticks` for code; everything else is plain text.
+function rich(text) {
+  const span = el("span");
+  String(text || "").split("`").forEach((part, i) => span.append(i % 2 ? code(part) : part));
+  return span;
+}
+let doc = null;
+function resolve(schema) {
+  const seen = new Set();
+  while (schema && schema.$ref && !seen.has(schema.$ref)) {
+    seen.add(schema.$ref);
+    schema = schema.$ref.replace(/^#\\//, "").split("/").reduce((o, k) => o && o[k], doc);
+  }
+  return schema || {};
+}
+function refName(schema) {
+  return schema && schema.$ref ? schema.$ref.split("/").pop() : null;
+}
+function typeOf(schema) {
+  const name = refName(schema);
+  if (name) { const a = el("a", {href: "#schema-" + name}, name); return a; }
+  const s = resolve(schema);
+  if (s.type === "array") {
+    const span = el("span", {}, "array of ");
+    span.append(typeOf(s.items || {}));
+    return span;
+  }
+  let text = Array.isArray(s.type) ? s.type.join(" | ") : (s.type || "any");
+  if (s.format) text += " (" + s.format + ")";
+  return text;
+}
+function constraints(s) {
+  const parts = [];
+  const keys = ["minLength", "maxLength", "minimum", "maximum", "pattern"];
+  for (const k of keys) if (s[k] !== undefined) parts.push(k + ": " + s[k]);
+  if (s.enum) parts.push("one of " + s.enum.map((v) => JSON.stringify(v)).join(", "));
+  return parts.join("; ");
+}
+function schemaView(schema) {
+  const s = resolve(schema);
+  if (s.type !== "object" || !s.properties) {
+    const p = el("p", {}, typeOf(schema));
+    const c = constraints(s);
+    if (c) p.append(" ", el("span", {class: "muted"}, "(" + c + ")"));
+    return p;
+  }
+  const required = new Set(s.required || []);
+  const table = el("table", {}, el("tr", {}, el("th", {}, "field"), el("th", {}, "type"),
+                                    el("th", {}, "notes")));
+  for (const [name, prop] of Object.entries(s.properties)) {
+    const r = resolve(prop);
+    const notes = [r.description, constraints(r)].filter(Boolean).join(" — ");
+    table.append(el("tr", {}, el("td", {}, code(name), " ",
+                                 required.has(name) ? el("span", {class: "req"}, "required") : ""),
+                    el("td", {}, typeOf(prop)), el("td", {}, rich(notes))));
+  }
+  const box = el("div", {}, refName(schema) ? el("p", {}, typeOf(schema)) : "", table);
+  if (s.additionalProperties === false)
+    box.append(el("p", {class: "muted"}, "No other fields."));
+  return box;
+}
+function content(body, brief) {
+  const box = el("div");
+  for (const [type, media] of Object.entries(body.content || {})) {
+    box.append(el("p", {class: "muted"}, type));
+    if (!media.schema) continue;
+    box.append(brief ? el("p", {}, typeOf(media.schema)) : schemaView(media.schema));
+  }
+  return box;
+}
+function operationView(path, method, op) {
+  const summary = el("summary", {}, el("span", {class: "method " + method}, method.toUpperCase()),
+                     el("span", {class: "path"}, path), el("span", {class: "summary"}, op.summary));
+  if (op.security && op.security.length)
+    summary.append(el("span", {class: "lock"},
+      "auth: " + op.security.map((r) => Object.keys(r)[0] || "none").join(" or ")));
+  const body = el("div");
+  if (op.description) body.append(el("p", {}, rich(op.description)));
+  const params = op.parameters || [];
+  if (params.length) {
+    const t = el("table", {}, el("tr", {}, el("th", {}, "parameter"), el("th", {}, "in"),
+                                 el("th", {}, "type"), el("th", {}, "notes")));
+    for (const p of params) {
+      const notes = [p.description, constraints(resolve(p.schema || {}))].filter(Boolean);
+      t.append(el("tr", {}, el("td", {}, code(p.name)), el("td", {}, p.in),
+                  el("td", {}, typeOf(p.schema || {})), el("td", {}, rich(notes.join(" — ")))));
+    }
+    body.append(el("h4", {}, "Parameters"), t);
+  }
+  if (op.requestBody) {
+    body.append(el("h4", {}, "Request body", op.requestBody.required ? "" : " (optional)"),
+                content(op.requestBody));
+  }
+  body.append(el("h4", {}, "Responses"));
+  const t = el("table", {}, el("tr", {}, el("th", {}, "status"), el("th", {}, "meaning"),
+                               el("th", {}, "body and headers")));
+  for (const [status, response] of Object.entries(op.responses || {})) {
+    const r = resolve(response);
+    const cell = content(r, status >= "400");  // errors: the one envelope, linked
+    for (const [name, h] of Object.entries(r.headers || {}))
+      cell.append(el("p", {}, "header ", code(name), h.required ? " (always)" : "",
+                     h.description ? " — " : "", rich(h.description)));
+    t.append(el("tr", {}, el("td", {class: "status s" + status[0]}, status),
+                el("td", {}, rich(r.description)), el("td", {}, cell)));
+  }
+  body.append(t);
+  return el("details", {class: "op", id: op.operationId || ""}, summary, body);
+}
+function render(root) {
+  const info = doc.info || {};
+  root.append(el("h1", {}, info.title || "API", " ",
+                 el("span", {class: "muted"}, info.version || "")),
+              el("p", {}, rich(info.description)),
+              el("p", {class: "muted"}, "OpenAPI " + doc.openapi + " — ",
+                 el("a", {href: "openapi.json"}, "the document as JSON")));
+  const byTag = new Map();
+  for (const [path, item] of Object.entries(doc.paths || {}))
+    for (const [method, op] of Object.entries(item)) {
+      if (!["get", "put", "post", "delete", "patch"].includes(method)) continue;
+      const parameters = (item.parameters || []).concat(op.parameters || []);
+      const merged = Object.assign({}, op, {parameters});
+      const tag = (op.tags || ["other"])[0];
+      if (!byTag.has(tag)) byTag.set(tag, []);
+      byTag.get(tag).push(operationView(path, method, merged));
+    }
+  for (const [tag, ops] of byTag) root.append(el("h2", {}, tag), ...ops);
+  const schemes = (doc.components || {}).securitySchemes || {};
+  if (Object.keys(schemes).length) {
+    const t = el("table", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "kind"),
+                                 el("th", {}, "notes")));
+    for (const [name, s] of Object.entries(schemes))
+      t.append(el("tr", {}, el("td", {}, code(name)),
+        el("td", {}, [s.type, s.scheme, s.bearerFormat].filter(Boolean).join(" ")),
+        el("td", {}, rich(s.description))));
+    root.append(el("h2", {}, "Security schemes"), t);
+  }
+  root.append(el("h2", {}, "Schemas"));
+  for (const name of Object.keys((doc.components || {}).schemas || {}))
+    root.append(el("h3", {id: "schema-" + name}, name),
+                schemaView(doc.components.schemas[name]));
+  // A link to an operation (#auth_refresh) opens it.
+  const target = location.hash && document.getElementById(location.hash.slice(1));
+  if (target && target.tagName === "DETAILS") { target.open = true; target.scrollIntoView(); }
+}
+const root = document.getElementById("root");
+fetch("openapi.json", {headers: {Accept: "application/json"}})
+  .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+  .then((d) => { doc = d; root.textContent = ""; render(root); })
+  .catch((e) => { root.textContent = ""; root.append(el("p", {class: "error"},
+                  "Could not load openapi.json: " + e.message)); });
+"""
+
+VIEWER_HTML = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Rotor API</title>
+<style>{_VIEWER_STYLE}</style>
+</head>
+<body>
+<main id="root"><p>Loading <a href="openapi.json">openapi.json</a>…</p></main>
+<script>{_VIEWER_SCRIPT}</script>
+</body>
+</html>
+"""
+
+
+def _csp_hash(text: str) -> str:
+    digest = hashlib.sha256(text.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
+_VIEWER_CSP = (
+    f"default-src 'none'; script-src {_csp_hash(_VIEWER_SCRIPT)}; "
+    f"style-src {_csp_hash(_VIEWER_STYLE)}; connect-src 'self'; img-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)

@@ -1,0 +1,86 @@
+"""Rate limits (Flask-Limiter), counted in the same Redis under the same key prefix.
+
+Login: per account (failed attempts only, so a user who knows their password is never locked
+out by someone else's guessing beyond the window) and per IP. Refresh: per session (from the
+verified token) and per IP. Register: per IP. A breach answers 429 ``rate_limited`` with
+``Retry-After``; RATELIMIT_ENABLED=0 turns everything off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
+
+from app import audit
+from app.api.principal import bearer_token
+from app.auth import get_auth
+from app.errors import ApiError
+from config import Settings
+
+
+def _account() -> str:
+    """The normalized email of a login attempt (the IP when there is none)."""
+    body = request.get_json(silent=True)
+    email = body.get("email") if isinstance(body, dict) else None
+    if isinstance(email, str) and email.strip():
+        return "account:" + email.strip().lower()
+    return "ip:" + (get_remote_address() or "")
+
+
+def _session() -> str:
+    """The session of a refresh attempt, from the verified token (the IP when unverifiable:
+    an attacker cannot spend someone else's session budget with a forged token)."""
+    body = request.get_json(silent=True)
+    token = body.get("refresh_token") if isinstance(body, dict) else None
+    try:
+        token = token if isinstance(token, str) else bearer_token()
+        if token:
+            return "session:" + get_auth().tokens.decode_refresh_token(token).session_id
+    except ApiError:
+        pass
+    return "ip:" + (get_remote_address() or "")
+
+
+def _failed(response: Any) -> bool:
+    return bool(response.status_code == 401)
+
+
+def _breached(limit: RequestLimit) -> None:
+    audit.record("rate_limited", endpoint=request.endpoint, limit=str(limit.limit),
+                 ip=get_remote_address())  # fmt: skip
+
+
+def init_app(app: Flask, settings: Settings) -> Limiter | None:
+    """Wrap the limited views of this app (one limiter per app: each has its own storage)."""
+    if not settings.ratelimit_enabled:
+        return None
+    storage_options: dict[str, Any] = {"key_prefix": f"{settings.redis_key_prefix}ratelimit"}
+    if settings.redis_url:
+        storage_options |= {"socket_timeout": settings.redis_timeout,
+                            "socket_connect_timeout": settings.redis_timeout}  # fmt: skip
+        scheme = "redis+cluster" if settings.redis_cluster else None
+        storage_uri = settings.redis_url
+        if scheme:
+            storage_uri = scheme + "://" + settings.redis_url.split("://", 1)[1]
+    else:
+        storage_uri = "memory://"
+    limiter = Limiter(
+        get_remote_address, app=app, storage_uri=storage_uri, storage_options=storage_options,
+        headers_enabled=True, strategy="fixed-window", on_breach=_breached,
+    )  # fmt: skip
+    limits = {
+        "auth.login": [(settings.ratelimit_login_account, _account, _failed),
+                       (settings.ratelimit_login_ip, get_remote_address, None)],
+        "auth.refresh": [(settings.ratelimit_refresh_session, _session, None),
+                         (settings.ratelimit_refresh_ip, get_remote_address, None)],
+        "auth.register": [(settings.ratelimit_register_ip, get_remote_address, None)],
+    }  # fmt: skip
+    for endpoint, rules in limits.items():
+        view = app.view_functions[endpoint]
+        for rule, key, deduct_when in rules:
+            view = limiter.limit(rule, key_func=key, deduct_when=deduct_when)(view)
+        app.view_functions[endpoint] = view
+    return limiter

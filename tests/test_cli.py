@@ -1,0 +1,377 @@
+"""The operator CLI (`flask --app wsgi users|sessions|keys`), against the real redis-server."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+import redis
+from click.testing import Result
+from flask import Flask
+
+from app import cli, create_app
+from app.store import Store
+from config import Settings
+from tests.conftest import PASSWORD, AuthActions
+from tests.servers import REPO, RedisServer
+
+pytestmark = pytest.mark.redis
+
+ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+HOUR = 3600
+
+
+def _cli_app(settings: Settings, client: redis.Redis) -> Flask:
+    app = create_app(settings, redis_client=client)
+    cli.init_app(app)
+    return app
+
+
+@pytest.fixture
+def cli_app(settings: Settings, real_redis: redis.Redis) -> Flask:
+    return _cli_app(settings, real_redis)
+
+
+@pytest.fixture
+def run(cli_app: Flask) -> Callable[..., Result]:
+    """``run("users", "create", EMAIL, input=...)``: one command, as the flask CLI runs it."""
+    runner = cli_app.test_cli_runner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(args=list(args), input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def api(cli_app: Flask) -> AuthActions:
+    return AuthActions(cli_app.test_client())
+
+
+@pytest.fixture
+def store(cli_app: Flask) -> Store:
+    return cli_app.extensions["rotor.store"]
+
+
+def _login_status(api: AuthActions, email: str, password: str = PASSWORD) -> int:
+    response = api.client.post("/api/auth/login", json={"email": email, "password": password})
+    return response.status_code
+
+
+def _login_at(cli_app: Flask, api: AuthActions, email: str, seconds_ago: int) -> dict:
+    """Log in through the API with the service's clock turned back ``seconds_ago``."""
+    service = cli_app.extensions["rotor.auth"]
+    real_clock = service.clock
+    service.clock = lambda: real_clock() - seconds_ago
+    try:
+        return api.login(email)
+    finally:
+        service.clock = real_clock
+
+
+# -- users create ---------------------------------------------------------------------------
+
+
+def test_create_user_prints_its_id_and_the_user_can_log_in(run, api, store):
+    result = run("users", "create", "  Ana@Example.COM ", input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    user_id = result.stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{16}", user_id)
+    user = store.find_user_by_email("ana@example.com")
+    assert user is not None and user.id == user_id
+    assert api.login("ana@example.com")["session_id"]
+
+
+def test_create_user_asks_twice_at_a_hidden_prompt_on_a_terminal(run, api, monkeypatch):
+    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: True)
+    result = run("users", "create", "ana@example.com", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Repeat for confirmation" in result.output
+    assert PASSWORD not in result.output
+    assert api.login("ana@example.com")["session_id"]
+
+
+def test_create_user_with_mismatched_prompts_creates_nobody(run, store, monkeypatch):
+    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: True)
+    result = run("users", "create", "ana@example.com", input=f"{PASSWORD}\nsomething else\n")
+    assert result.exit_code != 0
+    assert store.find_user_by_email("ana@example.com") is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("users", "create", "ana@example.com", PASSWORD),
+        ("users", "create", "ana@example.com", "--password", PASSWORD),
+        ("users", "create", f"--password={PASSWORD}", "ana@example.com"),
+    ],
+)
+def test_create_user_never_takes_the_password_as_an_argument(run, store, args):
+    result = run(*args, input=PASSWORD + "\n")
+    assert result.exit_code == 2
+    assert store.find_user_by_email("ana@example.com") is None
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "exit_code", "message"),
+    [
+        ("ana@example.com", "x" * 7, 2, "password"),
+        ("ana@example.com", "x" * 1025, 2, "password"),
+        ("not-an-email", PASSWORD, 2, "email"),
+        ("ana@example.com", "x" * 8, 0, ""),
+        ("ana@example.com", "x" * 1024, 0, ""),
+    ],
+)
+def test_create_user_applies_the_api_rules(run, store, email, password, exit_code, message):
+    result = run("users", "create", email, input=password + "\n")
+    assert result.exit_code == exit_code, result.output
+    assert message in result.output
+    assert (store.find_user_by_email("ana@example.com") is not None) == (exit_code == 0)
+
+
+def test_create_user_with_a_taken_email_fails_with_a_message(run, api):
+    api.register("ana@example.com")
+    result = run("users", "create", "ANA@example.com", input=PASSWORD + "\n")
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+
+
+# -- users disable / enable -----------------------------------------------------------------
+
+
+def test_disable_ends_every_session_and_refuses_login_and_enable_restores_login(run, api):
+    user = api.register("ana@example.com")
+    phone, laptop = api.login(user["email"]), api.login(user["email"])
+    other = api.register_and_login()
+
+    result = run("users", "disable", "Ana@Example.com")
+    assert result.exit_code == 0, result.output
+    assert "ended 2 session(s)" in result.output
+    for pair in (phone, laptop):
+        assert api.me(pair["access_token"]).status_code == 401
+        assert api.refresh(pair["refresh_token"]).status_code == 401
+    assert _login_status(api, user["email"]) == 401
+    assert api.me(other["access_token"]).status_code == 200
+
+    result = run("users", "enable", "ana@example.com")
+    assert result.exit_code == 0, result.output
+    assert api.me(api.login(user["email"])["access_token"]).status_code == 200
+    assert api.refresh(phone["refresh_token"]).status_code == 401  # ended sessions stay ended
+
+
+@pytest.mark.parametrize("command", ["disable", "enable"])
+def test_disable_or_enable_of_an_unknown_email_fails_with_a_message(run, command):
+    result = run("users", command, "nobody@example.com")
+    assert result.exit_code == 1
+    assert "no user with email nobody@example.com" in result.output
+
+
+# -- sessions list --------------------------------------------------------------------------
+
+
+def test_sessions_list_shows_each_session_newest_first_with_device_ip_and_times(run, api, store):
+    user = api.register("ana@example.com")
+    phone = api.login(user["email"], user_agent="phone")
+    laptop = api.login(user["email"], user_agent="laptop")
+    stranger = api.register_and_login()
+
+    result = run("sessions", "list", "ana@example.com")
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.strip().splitlines()
+    assert header.split() == ["id", "device", "ip", "created", "last", "used", "expires"]
+    assert [row.split()[:3] for row in rows] == [
+        [laptop["session_id"], "laptop", "127.0.0.1"],
+        [phone["session_id"], "phone", "127.0.0.1"],
+    ]
+    record = store.get_session(user["id"], phone["session_id"])
+    assert record is not None
+    times = ISO_UTC.findall(rows[1])
+    assert len(times) == 3
+    assert times[2] == cli._iso(record.expires_ms)
+    assert stranger["session_id"] not in result.stdout
+
+
+def test_sessions_list_of_a_user_without_sessions_says_so(run, api):
+    api.register("ana@example.com")
+    result = run("sessions", "list", "ana@example.com")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "no sessions"
+
+
+# -- sessions revoke ------------------------------------------------------------------------
+
+
+def test_revoke_one_session_ends_only_it(run, api, store):
+    user = api.register("ana@example.com")
+    phone, laptop = api.login(user["email"]), api.login(user["email"])
+    result = run("sessions", "revoke", "ana@example.com", "--session", phone["session_id"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "ended 1 session(s)"
+    assert api.me(phone["access_token"]).status_code == 401
+    assert api.me(laptop["access_token"]).status_code == 200
+    assert store.session_ids(user["id"]) == [laptop["session_id"]]
+
+
+def test_revoke_all_ends_every_session_of_that_user_only(run, api, store):
+    user = api.register("ana@example.com")
+    pairs = [api.login(user["email"]) for _ in range(3)]
+    other = api.register_and_login()
+    result = run("sessions", "revoke", "ana@example.com", "--all")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "ended 3 session(s)"
+    assert all(api.me(pair["access_token"]).status_code == 401 for pair in pairs)
+    assert store.session_ids(user["id"]) == []
+    assert api.me(other["access_token"]).status_code == 200
+
+
+def test_revoke_of_an_unknown_or_someone_elses_session_fails_with_a_message(run, api):
+    api.register("ana@example.com")
+    other = api.register_and_login()
+    for session_id in ("0" * 24, other["session_id"]):
+        result = run("sessions", "revoke", "ana@example.com", "--session", session_id)
+        assert result.exit_code == 1
+        assert f"no live session {session_id} for ana@example.com" in result.output
+    assert api.me(other["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("options", [(), ("--all", "--session", "abc")])
+def test_revoke_needs_exactly_one_of_session_or_all(run, api, options):
+    pair = api.register_and_login()
+    result = run("sessions", "revoke", pair["email"], *options)
+    assert result.exit_code == 2
+    assert "exactly one of --session ID or --all" in result.output
+    assert api.me(pair["access_token"]).status_code == 200
+
+
+# -- sessions flush -------------------------------------------------------------------------
+
+
+def _old_and_new_sessions(cli_app: Flask, api: AuthActions) -> tuple[list[dict], list[dict]]:
+    """Two users, each with a session created more than an hour ago and one since."""
+    ana, bob = api.register(), api.register()
+
+    def login(user: dict, seconds_ago: int) -> dict:
+        return {**_login_at(cli_app, api, user["email"], seconds_ago), "user_id": user["id"]}
+
+    old = [login(ana, 2 * HOUR), login(bob, 3 * HOUR)]
+    new = [login(ana, 0), login(bob, HOUR // 2)]
+    return old, new
+
+
+def _alive(store: Store, pair: dict) -> bool:
+    return store.get_session(pair["user_id"], pair["session_id"]) is not None
+
+
+def test_flush_dry_run_counts_and_changes_nothing(run, cli_app, api, store, real_redis):
+    old, new = _old_and_new_sessions(cli_app, api)
+    before = sorted(real_redis.scan_iter("*"))
+    result = run("sessions", "flush", "--older-than", "1h", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "scanned 4 session(s); would end 2"
+    assert sorted(real_redis.scan_iter("*")) == before
+    assert all(_alive(store, pair) for pair in old + new)
+
+
+def test_flush_older_than_ends_only_sessions_created_before_it(run, cli_app, api, store):
+    old, new = _old_and_new_sessions(cli_app, api)
+    result = run("sessions", "flush", "--older-than", "1h")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "scanned 4 session(s); ended 2"
+    assert "scanning sessions" in result.stderr  # the progress bar, kept off stdout
+    assert not any(_alive(store, pair) for pair in old)
+    for pair in old:
+        assert api.refresh(pair["refresh_token"]).status_code == 401
+    for pair in new:  # each index lists only its survivor
+        assert store.session_ids(pair["user_id"]) == [pair["session_id"]]
+        assert api.refresh(pair["refresh_token"]).status_code == 200
+
+
+def test_flush_without_older_than_asks_then_ends_every_session(run, api, store):
+    pairs = [api.register_and_login() for _ in range(3)]
+    refused = run("sessions", "flush", input="n\n")
+    assert refused.exit_code == 1
+    assert all(api.me(pair["access_token"]).status_code == 200 for pair in pairs)
+
+    result = run("sessions", "flush", "--yes")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "scanned 3 session(s); ended 3"
+    assert all(api.me(pair["access_token"]).status_code == 401 for pair in pairs)
+    assert all(store.session_ids(pair["user_id"]) == [] for pair in pairs)
+    assert store.count_sessions() == 0
+
+
+@pytest.mark.parametrize("duration", ["1x", "0s", "h", "-5m", "1h30m"])
+def test_flush_refuses_a_malformed_duration(run, api, duration):
+    pair = api.register_and_login()
+    result = run("sessions", "flush", "--older-than", duration, "--yes")
+    assert result.exit_code == 2
+    assert "is not a duration like 30d, 12h, 15m or 90s" in result.output
+    assert api.me(pair["access_token"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("30d", 30 * 86_400_000), ("12h", 43_200_000), ("15m", 900_000), ("90s", 90_000)],
+)
+def test_durations_convert_to_milliseconds(text, ms):
+    assert cli.Duration().convert(text, None, None) == ms
+
+
+# -- keys and help --------------------------------------------------------------------------
+
+
+def test_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis):
+    app = _cli_app(settings.replace(redis_key_prefix="rotor-ops:"), real_redis)
+    result = app.test_cli_runner().invoke(args=["keys"])
+    assert result.exit_code == 0, result.output
+    assert "prefix: rotor-ops:" in result.stdout
+    for key in (
+        "rotor-ops:email:<email>",
+        "rotor-ops:{<uid>}:user",
+        "rotor-ops:{<uid>}:sessions",
+        "rotor-ops:{<uid>}:session:<sid>",
+        "rotor-ops:{<uid>}:grace:<sid>",
+        "rotor-ops:{<uid>}:denied:<jti>",
+    ):
+        assert key in result.stdout
+    assert "auth:" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("users",),
+        ("users", "create"),
+        ("users", "disable"),
+        ("users", "enable"),
+        ("sessions",),
+        ("sessions", "list"),
+        ("sessions", "revoke"),
+        ("sessions", "flush"),
+        ("keys",),
+    ],
+)
+def test_every_command_has_help(run, command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_flush_help_says_it_is_a_non_atomic_scan_loop(run):
+    text = " ".join(run("sessions", "flush", "--help").output.split())
+    assert "Not atomic" in text and "SCAN" in text and "never KEYS" in text
+
+
+@pytest.mark.slow
+def test_flask_cli_lists_the_users_commands(redis_server: RedisServer):
+    env = {**os.environ, "ROTOR_ENV": "development", "REDIS_URL": redis_server.url}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "users", "--help"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert all(name in done.stdout for name in ("create", "disable", "enable"))

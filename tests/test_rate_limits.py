@@ -1,0 +1,109 @@
+"""Rate limits: per account and IP on login, per session and IP on refresh, per IP on register;
+429 ``rate_limited`` with Retry-After; counted in Redis under the key prefix."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from app import create_app
+from tests.conftest import PASSWORD, AuthActions
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def limited(settings, redis_server, real_redis):
+    """An app with rate limits on, counting in the real redis-server."""
+
+    def build(**limits) -> AuthActions:
+        configured = settings.replace(ratelimit_enabled=True, redis_url=redis_server.url, **limits)
+        app = create_app(configured)
+        return AuthActions(app.test_client())
+
+    return build
+
+
+def _login(auth: AuthActions, email: str, password: str, ip: str = "10.0.0.1"):
+    return auth.client.post(
+        "/api/auth/login", json={"email": email, "password": password},
+        environ_base={"REMOTE_ADDR": ip},
+    )  # fmt: skip
+
+
+def _assert_rate_limited(response) -> None:
+    assert response.status_code == 429
+    assert response.json["error"]["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) >= 0
+
+
+def test_failed_logins_of_one_account_are_limited_then_the_window_ends(limited):
+    auth = limited(ratelimit_login_account="3 per 2 seconds")
+    user = auth.register()
+    for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):  # an attacker rotating IPs
+        assert _login(auth, user["email"], "wrong password", ip).status_code == 401
+    _assert_rate_limited(_login(auth, user["email"], PASSWORD, "10.0.0.4"))
+    time.sleep(2.1)
+    assert _login(auth, user["email"], PASSWORD).status_code == 200  # no permanent lockout
+
+
+def test_successful_logins_do_not_count_against_the_account(limited):
+    auth = limited(ratelimit_login_account="2 per minute")
+    user = auth.register()
+    for _ in range(4):
+        assert _login(auth, user["email"], PASSWORD).status_code == 200
+
+
+def test_logins_from_one_ip_are_limited(limited):
+    auth = limited(ratelimit_login_ip="3 per minute")
+    emails = [auth.register()["email"] for _ in range(4)]
+    for email in emails[:3]:
+        assert _login(auth, email, PASSWORD, "10.9.9.9").status_code == 200
+    _assert_rate_limited(_login(auth, emails[3], PASSWORD, "10.9.9.9"))
+    assert _login(auth, emails[3], PASSWORD, "10.9.9.8").status_code == 200
+
+
+def test_refreshes_of_one_session_are_limited(limited):
+    auth = limited(ratelimit_refresh_session="2 per minute")
+    pair = auth.register_and_login()
+    other = auth.login(pair["email"])
+    token = pair["refresh_token"]
+    for _ in range(2):
+        token = auth.refresh(token).json["refresh_token"]
+    _assert_rate_limited(auth.refresh(token))
+    assert auth.refresh(other["refresh_token"]).status_code == 200
+    assert auth.refresh(token).status_code == 429  # refused before it was consumed
+
+
+def test_registrations_from_one_ip_are_limited(limited):
+    auth = limited(ratelimit_register_ip="2 per minute")
+    for i in range(2):
+        response = auth.client.post(
+            "/api/auth/register", json={"email": f"r{i}@x.io", "password": PASSWORD}
+        )
+        assert response.status_code == 201
+    _assert_rate_limited(
+        auth.client.post("/api/auth/register", json={"email": "r9@x.io", "password": PASSWORD})
+    )
+
+
+def test_rate_limit_counters_live_under_the_key_prefix(limited, real_redis):
+    auth = limited()
+    auth.register_and_login()
+    keys = list(real_redis.scan_iter("*"))
+    assert any(key.startswith("auth:ratelimit") for key in keys)
+    assert all(key.startswith("auth:") for key in keys)
+    assert all(real_redis.ttl(key) > 0 for key in keys if key.startswith("auth:ratelimit"))
+
+
+@pytest.mark.slow
+def test_limiter_storage_down_answers_503(settings, private_redis):
+    app = create_app(settings.replace(ratelimit_enabled=True, redis_url=private_redis.url,
+                                      redis_timeout=0.5))  # fmt: skip
+    client = app.test_client()
+    private_redis.stop()
+    response = client.post("/api/auth/login", json={"email": "a@x.io", "password": PASSWORD})
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "store_unavailable"
+    app.extensions["rotor.store"].client.close()
