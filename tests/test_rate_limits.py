@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -55,12 +56,15 @@ def test_successful_logins_do_not_count_against_the_account(limited):
         assert _login(auth, user["email"], PASSWORD).status_code == 200
 
 
-def test_logins_from_one_ip_are_limited(limited):
+def test_logins_from_one_ip_are_limited(limited, caplog):
+    caplog.set_level(logging.INFO, logger="rotor.audit")
     auth = limited(ratelimit_login_ip="3 per minute")
     emails = [auth.register()["email"] for _ in range(4)]
     for email in emails[:3]:
         assert _login(auth, email, PASSWORD, "10.9.9.9").status_code == 200
     _assert_rate_limited(_login(auth, emails[3], PASSWORD, "10.9.9.9"))
+    [event] = [r for r in caplog.records if getattr(r, "event", None) == "rate_limited"]
+    assert (event.endpoint, event.ip) == ("auth.login", "10.9.9.9")
     assert _login(auth, emails[3], PASSWORD, "10.9.9.8").status_code == 200
 
 

@@ -69,7 +69,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
         storage_uri = "memory://"
     limiter = Limiter(
         get_remote_address, app=app, storage_uri=storage_uri, storage_options=storage_options,
-        headers_enabled=True, strategy="fixed-window", on_breach=_breached,
+        headers_enabled=True, strategy="fixed-window",
     )  # fmt: skip
     limits = {
         "auth.login": [(settings.ratelimit_login_account, _account, _failed),
@@ -81,6 +81,8 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
     for endpoint, rules in limits.items():
         view = app.view_functions[endpoint]
         for rule, key, deduct_when in rules:
-            view = limiter.limit(rule, key_func=key, deduct_when=deduct_when)(view)
+            view = limiter.limit(
+                rule, key_func=key, deduct_when=deduct_when, on_breach=_breached
+            )(view)
         app.view_functions[endpoint] = view
     return limiter
