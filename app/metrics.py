@@ -35,7 +35,8 @@ LATENCY = Histogram(
 LOGINS = Counter("rotor_logins_total", "Login attempts by outcome.", ["outcome"])
 REFRESHES = Counter(
     "rotor_refreshes_total",
-    "Refresh attempts by outcome: rotated, replayed (grace), reused, expired, revoked, invalid.",
+    "Refresh attempts by outcome: rotated, resynced (after a lost write), replayed (grace), "
+    "reused, expired, revoked, invalid.",
     ["outcome"],
 )
 REDIS_ERRORS = Counter(

@@ -225,8 +225,10 @@ class AuthService:
         )
         event = {"user_id": claims.user_id, "session_id": claims.session_id, "ip": ip,
                  "user_agent": user_agent}  # fmt: skip
-        if rotation.outcome == "rotated":
-            audit.record("refresh", outcome="rotated", generation=rotation.generation, **event)
+        if rotation.outcome in ("rotated", "resynced"):
+            audit.record(
+                "refresh", outcome=rotation.outcome, generation=rotation.generation, **event
+            )
             return successor
         if rotation.outcome == "replayed" and rotation.sealed_pair:
             replayed = unseal_pair(rotation.sealed_pair, refresh_token)

@@ -34,7 +34,8 @@ class SessionRecord:
 class Rotation:
     """What the rotate script decided.
 
-    outcome is ``rotated``, ``replayed``, ``reused`` or ``ended``; ``generation`` is the new one
+    outcome is ``rotated``, ``resynced`` (rotated from a successor the store had lost),
+    ``replayed``, ``reused`` or ``ended``; ``generation`` is the new one
     when rotated and the session's when reused; ``sealed_pair`` comes with ``replayed``;
     ``last_ip`` and ``last_user_agent`` (with ``reused``) say where the session was last used.
     """

@@ -194,7 +194,7 @@ class Store:
             ],
         )
         outcome = result[0]
-        if outcome == "rotated":
+        if outcome in ("rotated", "resynced"):
             return Rotation(outcome, generation=int(result[1]))
         if outcome == "replayed":
             return Rotation(outcome, sealed_pair=result[1])

@@ -1,5 +1,6 @@
 -- Rotate a refresh token in one atomic step: rotate it, replay the successor inside the grace
--- window, or report reuse of a consumed token (and end the session when told to).
+-- window, re-synchronize after a failover lost the last rotation, or report reuse of a consumed
+-- token (and end the session when told to).
 --
 -- KEYS[1]  session hash            auth:{uid}:session:<sid>
 -- KEYS[2]  grace hash              auth:{uid}:grace:<sid>
@@ -19,6 +20,9 @@
 --
 -- Returns one of
 --   {'rotated', new_generation}
+--   {'resynced', new_generation}           the presented token is exactly one generation ahead
+--                                          of the store: a rotation Redis lost (asynchronous
+--                                          replication, failover); rotated from it
 --   {'replayed', sealed_pair}              the presented token was consumed inside the window
 --   {'reused', session_generation, ended, ip, ua}  a consumed token; ended is 1 if the session
 --                                          ended; ip and ua are the session's last rotation
@@ -37,7 +41,8 @@ if not current[1] then
   return {'ended'}
 end
 
-if current[1] == ARGV[1] then
+-- Consume the presented token: the successor becomes current, the presented one replayable.
+local function rotate(outcome)
   local ttl = tonumber(ARGV[5]) - now
   if ttl <= 0 then
     return {'ended'}
@@ -57,12 +62,22 @@ if current[1] == ARGV[1] then
   if redis.call('PTTL', index) < ttl then
     redis.call('PEXPIRE', index, ttl)
   end
-  return {'rotated', generation}
+  return {outcome, generation}
+end
+
+if current[1] == ARGV[1] then
+  return rotate('rotated')
 end
 
 local replay = redis.call('HMGET', grace, 'rt', 'pair')
 if replay[1] == ARGV[1] then
   return {'replayed', replay[2]}
+end
+
+-- Only Rotor signs refresh tokens, and it hands out generation n+1 only after recording it:
+-- a signed token exactly one generation ahead is the successor of a rotation the store lost.
+if tonumber(ARGV[2]) == tonumber(current[2]) + 1 then
+  return rotate('resynced')
 end
 
 if ARGV[8] == '1' then
