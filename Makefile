@@ -21,6 +21,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 ## Serve the API on 127.0.0.1:5000 (embedded store unless REDIS_URL is set).
 run: $(VENV)/.run-installed
 	ROTOR_ENV=$${ROTOR_ENV:-development} WEB_CONCURRENCY=$${WEB_CONCURRENCY:-1} \
+		COOKIE_SECURE=$${COOKIE_SECURE:-0} \
 		$(BIN)/gunicorn -c gunicorn.conf.py --bind $${GUNICORN_BIND:-127.0.0.1:5000} wsgi:app
 
 ## Run the whole suite (starts its own redis-server on a free port).

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from app import api, auth, cli, errors, store
-from app.api import cors, ratelimit, tracing
+from app.api import cors, demo, ratelimit, tracing
 from config import Settings
 
 log = logging.getLogger("rotor")
@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None) ->
     api.init_app(app)
     ratelimit.init_app(app, settings)
     cors.init_app(app, settings)
+    demo.init_app(app, settings)
     cli.init_app(app)
     log.info("rotor ready", extra={"settings": settings.public_summary()})
     _warn_about_eviction(rotor_store)
