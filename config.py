@@ -7,9 +7,11 @@ frozen `Settings` through `app.settings.get_settings()`.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from limits import parse_many
@@ -17,6 +19,8 @@ from limits import parse_many
 ENVIRONMENTS = ("development", "production", "testing")
 REUSE_POLICIES = ("revoke_session", "revoke_user", "alert_only")
 MIN_SECRET_BYTES = 32
+JWT_ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
+_NUMBERED_KEY = re.compile(r"JWT_PRIVATE_KEY_(\d+)")
 
 
 class ConfigError(ValueError):
@@ -54,6 +58,59 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class PemKey:
+    """A signing key's PEM text and where it came from (a file path or a variable name).
+
+    The PEM stays out of ``repr`` so a logged Settings never shows it.
+    """
+
+    source: str
+    pem: str = field(repr=False)
+
+
+def _signing_keys(environ: Mapping[str, str]) -> tuple[PemKey, ...]:
+    """The keys of JWT_SIGNING_KEYS (PEM files, in order) or of JWT_PRIVATE_KEY_<n> (PEM text,
+    by ascending n); the first one signs. Setting both is ambiguous, so it is an error."""
+    paths = _list(environ, "JWT_SIGNING_KEYS")
+    numbered = sorted(
+        (int(match[1]), name)
+        for name in environ
+        if (match := _NUMBERED_KEY.fullmatch(name)) and environ[name].strip()
+    )
+    if paths and numbered:
+        raise ConfigError(
+            "set JWT_SIGNING_KEYS (PEM files) or JWT_PRIVATE_KEY_<n> (PEM text), not both"
+        )
+    keys = []
+    for path in paths:
+        try:
+            keys.append(PemKey(path, Path(path).read_text()))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not a PEM text file"
+            raise ConfigError(f"JWT_SIGNING_KEYS: cannot read {path}: {reason}") from None
+    for _, name in numbered:
+        pem = environ[name].strip()
+        if "\n" not in pem:  # one line, as .env files and some orchestrators store it
+            pem = pem.replace("\\n", "\n")
+        keys.append(PemKey(name, pem + "\n"))
+    return tuple(keys)
+
+
+def _list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated setting, blanks dropped."""
+    return tuple(item.strip() for item in environ.get(name, "").split(",") if item.strip())
+
+
+def _address(text: str) -> tuple[str, int]:
+    """(host, port) of ``host:port`` or ``[ipv6]:port``; ValueError when it is neither."""
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(text)
+    return host, int(port)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting Rotor reads, with the defaults of API.md."""
@@ -61,9 +118,15 @@ class Settings:
     env: str = "production"  # development | production | testing
     redis_url: str | None = None
     redis_cluster: bool = False
+    redis_sentinels: tuple[str, ...] = ()  # "host:port" of each sentinel
+    redis_sentinel_master: str = ""
     redis_key_prefix: str = "auth:"
     redis_timeout: float = 2.0
     jwt_secret_key: str = ""
+    # HS256 signs with jwt_secret_key; EdDSA, ES256 and RS256 with the first of
+    # jwt_signing_keys (all of them verify, by kid).
+    jwt_algorithm: str = "HS256"
+    jwt_signing_keys: tuple[PemKey, ...] = ()
     jwt_issuer: str = "rotor"
     jwt_audience: str = "rotor"
     access_token_ttl: int = 900
@@ -96,9 +159,13 @@ class Settings:
             env=env.get("ROTOR_ENV", d.env),
             redis_url=env.get("REDIS_URL") or None,
             redis_cluster=_bool(env, "REDIS_CLUSTER", d.redis_cluster),
+            redis_sentinels=_list(env, "REDIS_SENTINELS"),
+            redis_sentinel_master=env.get("REDIS_SENTINEL_MASTER", d.redis_sentinel_master),
             redis_key_prefix=env.get("REDIS_KEY_PREFIX", d.redis_key_prefix),
             redis_timeout=_float(env, "REDIS_TIMEOUT", d.redis_timeout),
             jwt_secret_key=env.get("JWT_SECRET_KEY", ""),
+            jwt_algorithm=env.get("JWT_ALGORITHM", "") or d.jwt_algorithm,
+            jwt_signing_keys=_signing_keys(env),
             jwt_issuer=env.get("JWT_ISSUER", d.jwt_issuer),
             jwt_audience=env.get("JWT_AUDIENCE", d.jwt_audience),
             access_token_ttl=_int(env, "ACCESS_TOKEN_TTL", d.access_token_ttl),
@@ -111,11 +178,7 @@ class Settings:
             reuse_policy=env.get("REUSE_POLICY", d.reuse_policy),
             cookie_secure=_bool(env, "COOKIE_SECURE", d.cookie_secure),
             metrics_token=env.get("METRICS_TOKEN", d.metrics_token),
-            cors_origins=tuple(
-                origin.strip()
-                for origin in env.get("CORS_ORIGINS", "").split(",")
-                if origin.strip()
-            ),
+            cors_origins=_list(env, "CORS_ORIGINS"),
             ratelimit_login_account=env.get("RATELIMIT_LOGIN_ACCOUNT", d.ratelimit_login_account),
             ratelimit_login_ip=env.get("RATELIMIT_LOGIN_IP", d.ratelimit_login_ip),
             ratelimit_refresh_session=env.get(
@@ -135,10 +198,7 @@ class Settings:
         """Check ranges; fill in a development secret; raise ConfigError when unusable."""
         if self.env not in ENVIRONMENTS:
             raise ConfigError(f"ROTOR_ENV must be one of {', '.join(ENVIRONMENTS)}")
-        settings = self
-        if not self.jwt_secret_key and self.env == "development":
-            # A random secret per process: tokens do not survive a restart, by design.
-            settings = replace(self, jwt_secret_key=secrets.token_urlsafe(48))
+        settings = self._with_signing_keys_checked()
         if len(settings.jwt_secret_key.encode()) < MIN_SECRET_BYTES:
             what = "is not set" if not settings.jwt_secret_key else "is shorter than 32 bytes"
             raise ConfigError(
@@ -179,7 +239,59 @@ class Settings:
                 )
         if settings.redis_cluster and not settings.redis_url:
             raise ConfigError("REDIS_CLUSTER=1 needs REDIS_URL naming a cluster node")
+        settings._validate_sentinels()
         return settings
+
+    def _validate_sentinels(self) -> None:
+        if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
+            raise ConfigError(
+                "REDIS_SENTINELS and REDIS_SENTINEL_MASTER go together: set both or neither"
+            )
+        if not self.redis_sentinels:
+            return
+        if self.redis_url or self.redis_cluster:
+            raise ConfigError(
+                "REDIS_SENTINELS replaces REDIS_URL and REDIS_CLUSTER: set only one of them"
+            )
+        for sentinel in self.redis_sentinels:
+            try:
+                _address(sentinel)
+            except ValueError:
+                raise ConfigError(
+                    f"REDIS_SENTINELS takes host:port,host:port,..., got {sentinel!r}"
+                ) from None
+
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """(host, port) of each sentinel in REDIS_SENTINELS."""
+        return [_address(sentinel) for sentinel in self.redis_sentinels]
+
+    def _with_signing_keys_checked(self) -> Settings:
+        """Check JWT_ALGORITHM against the keys given; fill in a secret where one may be random.
+
+        The keys' contents (type, size) are checked where they are loaded, in
+        ``app.auth.keys``, which raises ConfigError too when the app is built.
+        """
+        algorithm = self.jwt_algorithm
+        if algorithm not in JWT_ALGORITHMS:
+            raise ConfigError(
+                f"JWT_ALGORITHM must be one of {', '.join(JWT_ALGORITHMS)}, got {algorithm!r}"
+            )
+        if algorithm == "HS256" and self.jwt_signing_keys:
+            raise ConfigError(
+                "JWT_SIGNING_KEYS / JWT_PRIVATE_KEY_<n> are set but JWT_ALGORITHM is HS256 (which "
+                "signs with JWT_SECRET_KEY): set JWT_ALGORITHM to EdDSA, ES256 or RS256"
+            )
+        if algorithm != "HS256" and not self.jwt_signing_keys:
+            raise ConfigError(
+                f"JWT_ALGORITHM={algorithm} needs a signing key: set JWT_SIGNING_KEYS to PEM "
+                "file paths (the first signs, all verify) or JWT_PRIVATE_KEY_1 to PEM text; "
+                f"`flask --app wsgi keys generate --alg {algorithm}` writes one"
+            )
+        if not self.jwt_secret_key and (self.env == "development" or algorithm != "HS256"):
+            # A random secret per process. In development tokens do not survive a restart, by
+            # design; with key pairs it is only Flask's SECRET_KEY, which Rotor never uses.
+            return replace(self, jwt_secret_key=secrets.token_urlsafe(48))
+        return self
 
     def flask_config(self) -> dict[str, Any]:
         """The Flask settings derived from ours."""
@@ -189,6 +301,7 @@ class Settings:
         """Settings safe to log: everything but the secret."""
         summary = asdict(self)
         summary["jwt_secret_key"] = "<set>" if self.jwt_secret_key else "<unset>"
+        summary["jwt_signing_keys"] = [key.source for key in self.jwt_signing_keys]
         summary["metrics_token"] = "<set>" if self.metrics_token else "<unset>"
         if self.redis_url:
             summary["redis_url"] = _redact_url(self.redis_url)

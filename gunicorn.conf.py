@@ -44,10 +44,12 @@ else:
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     """Refuse several workers on the embedded store: each would hold its own data. Start
     the metrics directory empty: samples of a previous run must not add up with ours."""
-    if server.cfg.workers > 1 and not os.environ.get("REDIS_URL"):
+    if server.cfg.workers > 1 and not (
+        os.environ.get("REDIS_URL") or os.environ.get("REDIS_SENTINELS")
+    ):
         sys.exit(
             f"rotor: {server.cfg.workers} workers need a shared Redis: set REDIS_URL "
-            "(the embedded store lives inside one process), or run with -w 1"
+            "or REDIS_SENTINELS (the embedded store lives inside one process), or run with -w 1"
         )
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -1,8 +1,8 @@
 """Operator commands: ``flask --app wsgi users|sessions|keys ...``.
 
-They call the auth room (``app.auth.operators``), never Redis: an operator's revoke takes the
-same path as the API's. Passwords are read from a hidden prompt or stdin, never from argv,
-where ``ps`` and shell history would keep them.
+They call the auth room (``app.auth.operators``, ``app.auth.keys``), never Redis: an
+operator's revoke takes the same path as the API's. Passwords are read from a hidden prompt or
+stdin, never from argv, where ``ps`` and shell history would keep them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -21,6 +22,7 @@ from marshmallow import ValidationError
 
 from app.api.schemas import RegisterSchema
 from app.auth import get_auth
+from app.auth import keys as keyring
 from app.auth import operators as ops
 from app.auth.service import normalize_email
 from app.store import StoreUnavailable
@@ -231,14 +233,21 @@ def flush_sessions(older_than: int | None, dry_run: bool, yes: bool) -> None:
 # -- keys ---------------------------------------------------------------------------------
 
 
-@click.command("keys")
-@with_appcontext
-@_fails_cleanly
-def keys_command() -> None:
+@click.group("keys", cls=AppGroup, invoke_without_command=True)
+@click.pass_context
+def keys_command(ctx: click.Context) -> None:
     """Print the Redis key layout under the configured REDIS_KEY_PREFIX, for redis-cli.
 
     See docs/redis.md for redis-cli recipes that keep the session index consistent.
+    The subcommands manage token signing keys: `keys list`, `keys generate`.
     """
+    if ctx.invoked_subcommand is None:
+        _print_key_layout()
+
+
+@with_appcontext
+@_fails_cleanly
+def _print_key_layout() -> None:
     service = get_auth()
     layout = ops.key_layout(service)
     click.echo(f"prefix: {service.settings.redis_key_prefix}")
@@ -247,3 +256,53 @@ def keys_command() -> None:
         "\n{<uid>} is a Redis Cluster hash tag: a user's keys share one slot, so one script "
         "can touch them all."
     )
+
+
+@keys_command.command("list")
+def list_signing_keys() -> None:
+    """Show the token signing keys loaded from the configuration: kid, algorithm, whether it
+    signs or only verifies, and where it came from. Never any key material."""
+    ring = get_auth().tokens.keys
+    rows = [
+        [key.kid or "-", key.algorithm, "signing" if key is ring.signing else "verify-only",
+         key.source]
+        for key in ring.keys
+    ]  # fmt: skip
+    click.echo(_table(["kid", "alg", "use", "source"], rows))
+    if ring.algorithm == "HS256":
+        click.echo(
+            "\nHS256 signs with the shared secret JWT_SECRET_KEY: its tokens carry no kid and "
+            "/.well-known/jwks.json publishes no key."
+        )
+
+
+@keys_command.command("generate", with_appcontext=False)
+@click.option(
+    "--alg",
+    "algorithm",
+    type=click.Choice(keyring.ASYMMETRIC_ALGORITHMS),
+    required=True,
+    help="The JWT algorithm the key is for (EdDSA: Ed25519; ES256: P-256; RS256: RSA 2048).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="the current directory",
+    help="Directory for the new PEM files (created if missing).",
+)
+def generate_signing_key(algorithm: str, out_dir: Path) -> None:
+    """Write a new private key (PKCS#8 PEM, mode 0600) and its public key; print its kid.
+
+    The kid is the key's RFC 7638 thumbprint, the one Rotor derives when it loads the file.
+    To rotate, add the private key's path to JWT_SIGNING_KEYS (README: Signing keys and
+    rotation).
+    """
+    try:
+        generated = keyring.write_key_pair(algorithm, out_dir)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the key: {exc}") from exc
+    click.echo(f"kid: {generated.kid}")
+    click.echo(f"private key: {generated.private_path} (mode 0600; keep it secret)")
+    click.echo(f"public key: {generated.public_path}")

@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
+from redis.exceptions import RedisClusterException
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
@@ -94,7 +95,9 @@ def _handle_api_error(error: ApiError) -> Response:
         return token_error_response(error.code, error.message, presented=error.presented)
     if error.code == "invalid_request":
         return invalid_request_response(error.message)
-    return error_response(error.code, error.message, error.status, error.details)
+    # API.md: every 401 carries a Bearer challenge (login's invalid_credentials included).
+    headers = {"WWW-Authenticate": REALM} if error.status == 401 else None
+    return error_response(error.code, error.message, error.status, error.details, headers)
 
 
 def _handle_validation_error(error: ValidationError) -> Response:
@@ -113,7 +116,9 @@ def _handle_http_exception(error: HTTPException) -> Response:
     return response
 
 
-def _handle_store_unavailable(error: StoreUnavailable | redis.RedisError) -> Response:
+def _handle_store_unavailable(
+    error: StoreUnavailable | redis.RedisError | RedisClusterException,
+) -> Response:
     log.warning("store unavailable: %s", error)
     metrics.REDIS_ERRORS.inc()
     return error_response(
@@ -137,4 +142,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(StoreUnavailable, _handle_store_unavailable)
     # The rate limiter talks to Redis through its own client (the limits library).
     app.register_error_handler(redis.RedisError, _handle_store_unavailable)
+    app.register_error_handler(RedisClusterException, _handle_store_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -9,6 +9,10 @@ workers, redis-server) from /proc, which other load on a shared machine moves fa
 It also counts Redis round trips per request (top-level MONITOR entries; a script's inner calls
 are not round trips), Redis memory per session, refresh p99 with 1,000 vs 1,000,000 sessions
 stored, and login throughput against the bcrypt bound (workers / one bcrypt check).
+
+With ``--algorithms HS256,EdDSA,ES256,RS256`` (or BENCH_ALGORITHMS) it also runs me and refresh
+against one Rotor per signing algorithm, interleaved round by round, and reports them side by
+side; the default, HS256 alone, skips that table.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import bcrypt
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from app.auth.keys import write_key_pair  # noqa: E402
 from app.auth.tokens import token_hash  # noqa: E402
 from app.store import Store  # noqa: E402
 from tests.servers import Gunicorn, RedisServer, wait_until  # noqa: E402
@@ -40,6 +45,7 @@ WRK_DIR = REPO / "bench" / "wrk"
 SECRET = "bench-secret-bench-secret-bench-secret-bench-secret-0123456789ab"
 PASSWORD = "bench password that is long enough"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -257,6 +263,10 @@ def main() -> int:
     parser.add_argument("--skip", nargs="*", default=[],
                         choices=["login", "memory", "scale", "monitor"])  # fmt: skip
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
+    parser.add_argument("--algorithms", type=_algorithm_list,
+                        default=os.environ.get("BENCH_ALGORITHMS", "HS256"),
+                        help="signing algorithms for the per-algorithm me/refresh table, "
+                             "comma-separated (HS256 alone skips the table)")  # fmt: skip
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -310,6 +320,10 @@ def main() -> int:
                 failures.append(f"{run.scenario}: {run.non_2xx} non-2xx, "
                                 f"{run.socket_errors} socket errors")  # fmt: skip
 
+        if args.algorithms != ["HS256"]:
+            report["algorithms"] = _by_algorithm(
+                redis_server, rotor_env, gunicorn_args, args, workdir, failures
+            )
         if "monitor" not in args.skip:
             report["redis_round_trips_per_request"] = count_round_trips(
                 redis_server, rotor.port, workdir
@@ -368,6 +382,67 @@ def _summarize(runs: list[Run]) -> dict:
         )
         rotor["ceiling"] = ceiling_name
         del ceiling
+    return summary
+
+
+def _algorithm_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ALGORITHMS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"algorithms are among {', '.join(ALGORITHMS)}")
+    return names
+
+
+def _by_algorithm(redis_server, rotor_env, gunicorn_args, args, workdir, failures) -> dict:
+    """me and refresh against one Rotor per signing algorithm (a fresh key pair each, in the
+    run's temp dir), interleaved round by round like the main table."""
+    servers: dict[str, Gunicorn] = {}
+    try:
+        for algorithm in args.algorithms:
+            env = {**rotor_env, "JWT_ALGORITHM": algorithm,
+                   "REDIS_KEY_PREFIX": f"bench-{algorithm.lower()}:"}  # fmt: skip
+            if algorithm != "HS256":
+                key = write_key_pair(algorithm, workdir / "keys")
+                env["JWT_SIGNING_KEYS"] = str(key.private_path)
+            servers[algorithm] = Gunicorn(env, *gunicorn_args)
+            servers[algorithm].start(workdir / f"rotor-{algorithm}.log")
+        for server in servers.values():
+            wait_until(lambda s=server: len(_process_tree(s.pid)) > args.workers, timeout=30)
+        common = {"duration": args.duration, "connections": args.connections}
+        runs: dict[str, list[Run]] = {algorithm: [] for algorithm in servers}
+        for _ in range(args.rounds):
+            for algorithm, server in servers.items():
+                pairs = _sessions(server.port, _accounts(server.port, args.connections, "alg"))
+                access = _write_lines(workdir / f"access-{algorithm}.txt",
+                                      [p["access_token"] for p in pairs])  # fmt: skip
+                refresh = _write_lines(workdir / f"refresh-{algorithm}.txt",
+                                       [p["refresh_token"] for p in pairs])  # fmt: skip
+                pids = [server.pid, redis_server.process.pid]
+                for scenario, script, tokens in (("me", "me.lua", access),
+                                                 ("refresh", "refresh.lua", refresh)):  # fmt: skip
+                    run = wrk(f"{scenario} {algorithm}", server.url, script, server_pids=pids,
+                              env={"ROTOR_BENCH_TOKENS": str(tokens)}, **common)  # fmt: skip
+                    runs[algorithm].append(run)
+                    if run.non_2xx or run.socket_errors:
+                        failures.append(f"{run.scenario}: {run.non_2xx} non-2xx, "
+                                        f"{run.socket_errors} socket errors")  # fmt: skip
+    finally:
+        for server in servers.values():
+            server.stop()
+    return {algorithm: _summarize_runs(group) for algorithm, group in runs.items()}
+
+
+def _summarize_runs(group: list[Run]) -> dict:
+    summary = {}
+    for scenario in ("me", "refresh"):
+        mine = [run for run in group if run.scenario.split()[0] == scenario]
+        summary[scenario] = {
+            "rps": statistics.median(r.rps for r in mine),
+            "p50_ms": statistics.median(r.p50_ms for r in mine),
+            "p99_ms": statistics.median(r.p99_ms for r in mine),
+            "non_2xx": sum(r.non_2xx for r in mine),
+            "cpu_us_per_request": statistics.median(r.cpu_per_request_us for r in mine),
+        }
     return summary
 
 
@@ -452,6 +527,8 @@ def _markdown(report: dict) -> str:
             f"{login['ratio']:.2f} of bound {login['bcrypt_bound_rps']:.1f}/s | |"
         )
     lines.append("")
+    if "algorithms" in report:
+        lines += [*_algorithm_table(report["algorithms"]), ""]
     if "redis_round_trips_per_request" in report:
         trips = report["redis_round_trips_per_request"]
         lines.append(f"Redis round trips per request: refresh {trips['refresh']:.2f}, "
@@ -463,6 +540,22 @@ def _markdown(report: dict) -> str:
         lines.append("refresh p99 by sessions stored: " + ", ".join(
             f"{int(n):,}: {v['p99_ms']:.2f} ms" for n, v in scale.items()))  # fmt: skip
     return "\n".join(lines)
+
+
+def _algorithm_table(by_algorithm: dict) -> list[str]:
+    lines = [
+        "| algorithm | me req/s | me p99 ms | me CPU µs/req | refresh req/s | refresh p99 ms "
+        "| refresh CPU µs/req |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for algorithm, s in by_algorithm.items():
+        me, refresh = s["me"], s["refresh"]
+        lines.append(
+            f"| {algorithm} | {me['rps']:.0f} | {me['p99_ms']:.2f} | "
+            f"{me['cpu_us_per_request']:.0f} | {refresh['rps']:.0f} | {refresh['p99_ms']:.2f} | "
+            f"{refresh['cpu_us_per_request']:.0f} |"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""Fixtures: settings, a Redis per backend (fakeredis and a real redis-server), app, client,
-and an `auth` helper that speaks the API like a client would."""
+"""Fixtures: settings, a Redis per backend (fakeredis, a real redis-server and a real Redis
+Cluster), app, client, and an `auth` helper that speaks the API like a client would."""
 
 from __future__ import annotations
 
@@ -16,11 +16,19 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from config import Settings
-from tests.servers import RedisServer
+from tests.servers import LocalCluster, RedisServer
 
 SECRET = "test-secret-key-that-is-long-enough-for-hs512-0123456789abcdefgh"
 PASSWORD = "correct horse battery"
 _emails = itertools.count(1)
+
+# The real backends every `redis` test runs on: one redis-server, and a Redis Cluster of three
+# primaries with a replica each. `-m "not cluster"` skips the cluster half.
+REAL_BACKENDS = [
+    pytest.param("single", marks=pytest.mark.redis),
+    pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.cluster]),
+]
+RealBackend = RedisServer | LocalCluster
 
 
 @pytest.fixture(scope="session")
@@ -34,21 +42,54 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """One real Redis Cluster (3 primaries, 3 replicas) for the whole session, on free ports;
+    started by the first test that needs it."""
+    try:
+        cluster = LocalCluster(tmp_path_factory.mktemp("redis-cluster")).start()
+    except (RuntimeError, TimeoutError) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+def _backend(request: pytest.FixtureRequest, name: str) -> RealBackend:
+    server: RealBackend = request.getfixturevalue(
+        "redis_cluster" if name == "cluster" else "redis_server"
+    )
+    return server
+
+
+def _flushed_client(request: pytest.FixtureRequest, backend: RealBackend) -> Any:
+    """A client of ``backend``, every primary flushed, closed after the test."""
+    client = backend.client()
+    client.flushdb()  # on a cluster redis-py sends it to every primary
+    request.addfinalizer(client.close)
+    return client
+
+
+@pytest.fixture(params=REAL_BACKENDS)
+def real_backend(request: pytest.FixtureRequest) -> RealBackend:
+    """The real Redis of this test: the session's redis-server, then the session's cluster.
+    Both have ``url``, ``cluster`` and ``client()``. A module that must run on one server only
+    overrides this fixture with ``redis_server``."""
+    return _backend(request, request.param)
+
+
 @pytest.fixture
-def real_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    """A client of the session's real server, flushed before each test."""
-    client = redis_server.client()
-    client.flushdb()
-    yield client
-    client.close()
+def real_redis(request: pytest.FixtureRequest, real_backend: RealBackend) -> Any:
+    """A client of the real backend, flushed before each test."""
+    return _flushed_client(request, real_backend)
 
 
-@pytest.fixture(params=["fake", pytest.param("real", marks=pytest.mark.redis)])
+@pytest.fixture(params=["fake", *REAL_BACKENDS])
 def redis_client(request: pytest.FixtureRequest) -> Any:
-    """Each test that asks for it runs twice: on fakeredis and on the real server."""
+    """Each test that asks for it runs three times: on fakeredis, on the real server and on
+    the real cluster."""
     if request.param == "fake":
         return fakeredis.FakeRedis(decode_responses=True)
-    return request.getfixturevalue("real_redis")
+    return _flushed_client(request, _backend(request, request.param))
 
 
 @pytest.fixture

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,8 +16,9 @@ from click.testing import Result
 from flask import Flask
 
 from app import cli, create_app
+from app.auth.keys import KeyRing, write_key_pair
 from app.store import Store
-from config import Settings
+from config import PemKey, Settings
 from tests.conftest import PASSWORD, AuthActions
 from tests.servers import REPO, RedisServer
 
@@ -341,6 +344,51 @@ def test_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis
     assert "auth:" not in result.stdout
 
 
+def test_keys_list_shows_each_loaded_key_and_no_key_material(settings, real_redis, tmp_path):
+    new, old = (write_key_pair("EdDSA", tmp_path) for _ in range(2))
+    pems = tuple(PemKey(str(k.private_path), k.private_path.read_text()) for k in (new, old))
+    app = _cli_app(settings.replace(jwt_algorithm="EdDSA", jwt_signing_keys=pems), real_redis)
+    result = app.test_cli_runner().invoke(args=["keys", "list"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["kid", "alg", "use", "source"]
+    assert lines[1].split() == [new.kid, "EdDSA", "signing", str(new.private_path)]
+    assert lines[2].split() == [old.kid, "EdDSA", "verify-only", str(old.private_path)]
+    assert "PRIVATE" not in result.output
+    assert new.private_path.read_text().splitlines()[1] not in result.output
+
+
+def test_keys_list_on_hs256_says_nothing_is_published(run):
+    result = run("keys", "list")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split() == ["-", "HS256", "signing", "JWT_SECRET_KEY"]
+    assert "publishes no key" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize("algorithm", ["EdDSA", "ES256", "RS256"])
+def test_keys_generate_writes_a_0600_private_key_and_prints_its_kid(run, tmp_path, algorithm):
+    out = tmp_path / "keys"
+    result = run("keys", "generate", "--alg", algorithm, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    printed = dict(line.split(": ", 1) for line in result.stdout.splitlines())
+    private = Path(printed["private key"].split(" (")[0])
+    public = Path(printed["public key"])
+    assert private.parent == public.parent == out
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert "PRIVATE KEY" in private.read_text() and "PUBLIC KEY" in public.read_text()
+    assert private.read_text().splitlines()[1] not in result.output
+    loaded = KeyRing.from_settings(
+        Settings.from_env({"JWT_ALGORITHM": algorithm, "JWT_SIGNING_KEYS": str(private)})
+    )
+    assert loaded.signing.kid == printed["kid"]
+
+
+def test_keys_generate_needs_a_known_algorithm(run, tmp_path):
+    assert run("keys", "generate", "--out", str(tmp_path)).exit_code == 2
+    assert run("keys", "generate", "--alg", "HS256", "--out", str(tmp_path)).exit_code == 2
+    assert not list(tmp_path.iterdir())
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -353,6 +401,8 @@ def test_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis
         ("sessions", "revoke"),
         ("sessions", "flush"),
         ("keys",),
+        ("keys", "list"),
+        ("keys", "generate"),
     ],
 )
 def test_every_command_has_help(run, command):

@@ -7,6 +7,7 @@ import pytest
 from config import ConfigError, Settings
 
 GOOD_SECRET = "s" * 32
+SENTINELS = {"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_SENTINELS": "h:1", "REDIS_SENTINEL_MASTER": "m"}
 
 
 def test_defaults_follow_the_contract():
@@ -38,11 +39,29 @@ def test_defaults_follow_the_contract():
         ({"JWT_SECRET_KEY": GOOD_SECRET, "ROTOR_ENV": "staging"}, "ROTOR_ENV"),
         ({"JWT_SECRET_KEY": GOOD_SECRET, "RATELIMIT_ENABLED": "maybe"}, "RATELIMIT_ENABLED"),
         ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_CLUSTER": "1"}, "REDIS_CLUSTER"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_SENTINELS": "h:26379"}, "set both or neither"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_SENTINEL_MASTER": "m"}, "set both or neither"),
+        ({**SENTINELS, "REDIS_SENTINELS": "h:1,h"}, "host:port"),
+        ({**SENTINELS, "REDIS_SENTINELS": "h:1,h:0"}, "host:port"),
+        ({**SENTINELS, "REDIS_URL": "redis://h:6379/0"}, "only one of them"),
+        ({**SENTINELS, "REDIS_CLUSTER": "1", "REDIS_URL": "redis://h:6379/0"}, "only one of them"),
     ],
 )
 def test_unusable_settings_stop_startup(environ, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(environ)
+
+
+def test_sentinels_are_a_list_of_addresses():
+    settings = Settings.from_env(
+        {"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_SENTINEL_MASTER": "rotor",
+         "REDIS_SENTINELS": "10.0.0.1:26379, sentinel-b:26380,[::1]:26381"}
+    )  # fmt: skip
+    assert settings.sentinel_addresses() == [
+        ("10.0.0.1", 26379),
+        ("sentinel-b", 26380),
+        ("::1", 26381),
+    ]
 
 
 def test_development_gets_a_random_secret_per_process():

@@ -82,3 +82,18 @@ def test_hand_built_hot_responses_match_their_schemas(auth):
     assert TokenPairSchema().dump(pair) == pair
     me = auth.me(pair["access_token"]).json  # built by hand
     assert me == {k: registered[k] for k in ("id", "email", "created_at")}
+
+
+def test_no_content_answers_carry_no_content_type(auth):
+    pair = auth.register_and_login()
+    response = auth.post("/api/auth/logout", pair["access_token"])
+    assert response.status_code == 204
+    assert "Content-Type" not in response.headers
+    assert response.get_data() == b""
+
+
+def test_every_401_carries_a_bearer_challenge(client, auth):
+    user = auth.register()
+    wrong = client.post("/api/auth/login", json={"email": user["email"], "password": "nope nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == 'Bearer realm="rotor"'

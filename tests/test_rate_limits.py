@@ -15,11 +15,14 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def limited(settings, redis_server, real_redis):
-    """An app with rate limits on, counting in the real redis-server."""
+def limited(settings, real_backend, real_redis):
+    """An app with rate limits on, counting in the real Redis (a server or a cluster)."""
 
     def build(**limits) -> AuthActions:
-        configured = settings.replace(ratelimit_enabled=True, redis_url=redis_server.url, **limits)
+        configured = settings.replace(
+            ratelimit_enabled=True, redis_url=real_backend.url, redis_cluster=real_backend.cluster,
+            **limits,
+        )  # fmt: skip
         app = create_app(configured)
         return AuthActions(app.test_client())
 

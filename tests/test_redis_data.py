@@ -24,7 +24,8 @@ def _dump_everything(redis_client) -> str:
 
 
 @pytest.mark.redis
-def test_redis_holds_no_token_or_password_and_every_session_key_has_a_ttl(auth, real_redis):
+def test_redis_holds_no_token_or_password_and_every_session_key_has_a_ttl(real_auth, real_redis):
+    auth = real_auth  # the app and the dump must look at the same Redis
     pair = auth.register_and_login()
     rotated = auth.refresh(pair["refresh_token"]).json
     other = auth.login(pair["email"])

@@ -40,6 +40,12 @@ RECIPES = _recipes()
 
 
 @pytest.fixture
+def real_backend(redis_server: RedisServer) -> RedisServer:
+    """The recipes are written for a single Redis (docs/redis.md): the server only."""
+    return redis_server
+
+
+@pytest.fixture
 def run_recipe(redis_server: RedisServer):
     def run(title: str, **placeholders: str) -> str:
         script = re.sub(r"\bredis-cli\b", f"redis-cli -p {redis_server.port}", RECIPES[title])

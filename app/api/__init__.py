@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.api import auth, openapi, ops
-from app.api.http import challenge_every_401, refuse_oversized_request
+from app.api import auth, jwks, openapi, ops
+from app.api.http import refuse_oversized_request
 
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the per-request checks."""
     app.before_request(refuse_oversized_request)
-    app.after_request(challenge_every_401)
     app.register_blueprint(auth.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(jwks.bp)

@@ -13,6 +13,7 @@ from app.api.http import (
     iso_text,
     json_response,
     load_json,
+    no_content,
     no_store,
     user_agent,
 )
@@ -131,7 +132,7 @@ def logout_all() -> Response:
 
 def _ended_response() -> Response:
     """204; a browser that was logged in by cookie also gets its cookies cleared."""
-    response = Response(status=204)
+    response = no_content()
     return cookies.clear_token_cookies(response) if authenticated_by_cookie() else response
 
 
@@ -160,7 +161,7 @@ def end_session(session_id: str) -> Response:
     if not _SESSION_ID.fullmatch(session_id):
         raise ApiError("session_not_found", "No such session.", 404)
     get_auth().end_session(current_principal(), session_id)
-    return Response(status=204)
+    return no_content()
 
 
 @bp.get("/me")
@@ -182,4 +183,4 @@ def me() -> Response:
 def change_password() -> Response:
     data = load_json(_password_schema)
     get_auth().change_password(current_principal(), data["current_password"], data["new_password"])
-    return Response(status=204)
+    return no_content()

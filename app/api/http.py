@@ -10,7 +10,7 @@ from flask import Response, jsonify, request
 from marshmallow import Schema
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
-from app.errors import REALM, ApiError
+from app.errors import ApiError
 from app.settings import get_settings
 
 
@@ -74,9 +74,8 @@ def refuse_oversized_request() -> None:
         raise RequestHeaderFieldsTooLarge()
 
 
-def challenge_every_401(response: Response) -> Response:
-    """API.md: every 401 carries ``WWW-Authenticate: Bearer`` (RFC 6750 3), including the
-    ``invalid_credentials`` of /login, which is not a token error."""
-    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
-        response.headers["WWW-Authenticate"] = REALM
+def no_content() -> Response:
+    """204 with no body and so no Content-Type."""
+    response = Response(status=204)
+    del response.headers["Content-Type"]
     return response

@@ -27,6 +27,7 @@ from app.api.schemas import (
     CookieSessionSchema,
     ErrorSchema,
     HealthSchema,
+    JwkSetSchema,
     LoginSchema,
     PasswordChangeSchema,
     ReadinessSchema,
@@ -107,6 +108,7 @@ class Operation:
     rate_limited: bool = False
     tokens: bool = False  # answers a token pair, in the body or (cookie mode) in cookies
     clears_cookies: bool = False  # a cookie-mode caller gets its cookies expired
+    cache_control: dict[str, Any] | None = None  # the schema of a Cache-Control it always sends
     errors: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # view-specific codes
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -205,6 +207,15 @@ OPERATIONS: dict[str, Operation] = {
         media_type="text/plain",
         credential=METRICS,
     ),
+    "jwks.jwks": Operation(
+        "The public keys that verify Rotor's tokens (JWKS)",
+        "For resource servers that verify access tokens themselves. Verifiers may cache it "
+        "for `Cache-Control`'s max-age; a new key is published here before it signs.",
+        200,
+        JwkSetSchema,
+        store=False,
+        cache_control={"type": "string", "pattern": "^public, max-age=[0-9]+$"},
+    ),
     "openapi.document": Operation(
         "This OpenAPI document",
         "Generated from the request and response schemas the service validates with.",
@@ -222,6 +233,9 @@ OPERATIONS: dict[str, Operation] = {
     ),
 }
 
+# Blueprints outside the API: the cookie-mode demo page, registered in development and tests only.
+UNDOCUMENTED_BLUEPRINTS = frozenset({"demo"})
+
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
 
@@ -232,6 +246,7 @@ def documented_rules(app: Flask) -> list[tuple[str, str, str]]:
         (rule.endpoint, openapi_path(rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
         if rule.endpoint != "static"
+        and rule.endpoint.partition(".")[0] not in UNDOCUMENTED_BLUEPRINTS
         for method in sorted((rule.methods or set()) - _IMPLICIT_METHODS)
     ]
 
@@ -250,7 +265,7 @@ def _checks_csrf(operation: Operation, method: str) -> bool:
 
 def security_requirements(operation: Operation, method: str) -> list[dict[str, list[str]]]:
     """The alternatives that authorize a call (``{}``: none is needed to be answered)."""
-    csrf = {"csrfHeader": []} if _checks_csrf(operation, method) else {}
+    csrf: dict[str, list[str]] = {"csrfHeader": []} if _checks_csrf(operation, method) else {}
     if operation.credential == ACCESS:
         return [{"accessToken": []}, {"accessCookie": [], **csrf}]
     if operation.credential == REFRESH:  # or in the JSON body
@@ -403,6 +418,10 @@ def _success(operation: Operation) -> dict[str, Any]:
                 "description": "Cookie mode: the token cookies and their CSRF cookies.",
                 "schema": {"type": "string"},
             },
+        }
+    elif operation.cache_control is not None:
+        response["headers"] = {
+            "Cache-Control": {"schema": operation.cache_control, "required": True}
         }
     elif operation.clears_cookies:
         response["headers"] = {
@@ -577,7 +596,7 @@ function operationView(path, method, op) {
                      el("span", {class: "path"}, path), el("span", {class: "summary"}, op.summary));
   if (op.security && op.security.length)
     summary.append(el("span", {class: "lock"},
-      "auth: " + op.security.map((r) => Object.keys(r)[0] || "none").join(" or ")));
+      "auth: " + op.security.map((r) => Object.keys(r).join(" + ") || "none").join(" or ")));
   const body = el("div");
   if (op.description) body.append(el("p", {}, rich(op.description)));
   const params = op.parameters || [];

@@ -53,20 +53,27 @@ def _breached(limit: RequestLimit) -> None:
                  ip=get_remote_address())  # fmt: skip
 
 
+def _storage_uri(settings: Settings) -> str:
+    """The limits library's URI for the Redis Rotor uses (in-process for the embedded store)."""
+    if settings.redis_sentinels:
+        return (f"redis+sentinel://{','.join(settings.redis_sentinels)}/"
+                f"{settings.redis_sentinel_master}")  # fmt: skip
+    if not settings.redis_url:
+        return "memory://"
+    if settings.redis_cluster:
+        return "redis+cluster://" + settings.redis_url.split("://", 1)[1]
+    return settings.redis_url
+
+
 def init_app(app: Flask, settings: Settings) -> Limiter | None:
     """Wrap the limited views of this app (one limiter per app: each has its own storage)."""
     if not settings.ratelimit_enabled:
         return None
     storage_options: dict[str, Any] = {"key_prefix": f"{settings.redis_key_prefix}ratelimit"}
-    if settings.redis_url:
+    storage_uri = _storage_uri(settings)
+    if storage_uri != "memory://":
         storage_options |= {"socket_timeout": settings.redis_timeout,
                             "socket_connect_timeout": settings.redis_timeout}  # fmt: skip
-        scheme = "redis+cluster" if settings.redis_cluster else None
-        storage_uri = settings.redis_url
-        if scheme:
-            storage_uri = scheme + "://" + settings.redis_url.split("://", 1)[1]
-    else:
-        storage_uri = "memory://"
     limiter = Limiter(
         get_remote_address, app=app, storage_uri=storage_uri, storage_options=storage_options,
         headers_enabled=True, strategy="fixed-window",
@@ -81,8 +88,8 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
     for endpoint, rules in limits.items():
         view = app.view_functions[endpoint]
         for rule, key, deduct_when in rules:
-            view = limiter.limit(
-                rule, key_func=key, deduct_when=deduct_when, on_breach=_breached
-            )(view)
+            view = limiter.limit(rule, key_func=key, deduct_when=deduct_when, on_breach=_breached)(
+                view
+            )
         app.view_functions[endpoint] = view
     return limiter

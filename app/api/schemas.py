@@ -112,6 +112,28 @@ class CookieSessionSchema(Schema):
     session_id = fields.String(required=True)
 
 
+class JwkSchema(Schema):
+    """A public key (RFC 7517) that verifies Rotor's tokens: public members only."""
+
+    kty = fields.String(required=True, validate=validate.OneOf(["OKP", "EC", "RSA"]))
+    crv = fields.String()
+    x = fields.String()
+    y = fields.String()
+    n = fields.String()
+    e = fields.String()
+    kid = fields.String(required=True, metadata={"description": "The RFC 7638 thumbprint."})
+    alg = fields.String(required=True)
+    use = fields.String(required=True, validate=validate.OneOf(["sig"]))
+
+
+class JwkSetSchema(Schema):
+    keys = fields.List(
+        fields.Nested(JwkSchema),
+        required=True,
+        metadata={"description": "Empty with HS256: an HMAC key is a secret."},
+    )
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["ok"]))
 

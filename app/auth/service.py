@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app import audit
+from app.auth.keys import KeyRing
 from app.auth.passwords import PasswordHasher, is_common_password
 from app.auth.policies import ReuseEvidence, ReusePolicy, react_to_reuse
 from app.auth.tokens import (
@@ -83,8 +84,9 @@ class AuthService:
         self.hasher = hasher
         self.clock = clock
         self.reuse_policy = ReusePolicy(settings.reuse_policy)
+        # KeyRing.from_settings raises ConfigError for a key it cannot use: startup stops.
         self.tokens = TokenCodec(
-            settings.jwt_secret_key, settings.jwt_issuer, settings.jwt_audience
+            KeyRing.from_settings(settings), settings.jwt_issuer, settings.jwt_audience
         )
 
     # -- accounts -------------------------------------------------------------------------

@@ -1,13 +1,17 @@
-"""Rotor's JWTs: signing and verifying (HS256, one key, one header), and sealing a successor
+"""Rotor's JWTs: signing and verifying (one exact header per key), and sealing a successor
 pair for grace replays.
 
-Rotor is the only issuer and the only verifier of its tokens, and it issues exactly one JOSE
-header. Verification leans on that (it is the hot path of every request, see bench/NOTES.md):
+Rotor is the only issuer of its tokens and it writes exactly one JOSE header per key it holds
+(``app/auth/keys.py``: HS256 has one key and one header; EdDSA, ES256 and RS256 one header
+``{"alg","typ","kid"}`` per loaded key, the first key signing). Verification leans on that (it is
+the hot path of every request, see bench/NOTES.md):
 
-- the header segment must be byte-for-byte the one Rotor writes, which refuses ``alg: none``,
-  other algorithms, ``kid``/``jku``/``jwk``/``x5u``/``crit`` and every other header trick at once;
-- the signature is PyJWT's HMAC-SHA256 over the first two segments, compared in constant time
-  in its canonical base64url form (a non-canonical re-encoding of the same bytes is refused);
+- the header segment must be byte-for-byte one Rotor writes, and it alone picks the key; that
+  refuses ``alg: none``, other algorithms, an unknown ``kid``, ``jku``/``jwk``/``x5u``/``crit``
+  and every other header trick at once, and a ``kid`` is never looked up as such;
+- the signature is checked by PyJWT's algorithm object with the key prepared at startup (HMAC:
+  recomputed and compared in constant time in its canonical base64url form; EdDSA/ECDSA/RSA:
+  verified, and only its canonical base64url spelling is accepted);
 - the claim set must be exactly the one Rotor issues for that token type, with ``iss``, ``aud``,
   ``exp`` and ``iat`` checked (no leeway), so a token of the wrong type or with extra or missing
   claims is refused.
@@ -28,12 +32,11 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_decode, base64url_encode
 
+from app.auth.keys import KeyRing
 from app.errors import TokenError
 
-ALGORITHM = "HS256"
 ACCESS_CLAIMS = frozenset({"sub", "sid", "jti", "iat", "exp", "type", "iss", "aud"})
 REFRESH_CLAIMS = ACCESS_CLAIMS | {"gen", "sxp"}
 # Tokens for cookie clients also carry ``csrf``: the value the X-CSRF-TOKEN header must echo
@@ -83,16 +86,17 @@ class RefreshClaims:
 
 
 class TokenCodec:
-    """Signs and verifies Rotor's tokens with one key, one algorithm, one issuer/audience."""
+    """Signs Rotor's tokens with the ring's signing key and verifies them with the key their
+    exact header names; one algorithm, one issuer/audience. ``keys`` is a KeyRing, or an
+    HS256 secret."""
 
-    def __init__(self, secret: str, issuer: str, audience: str) -> None:
+    def __init__(self, keys: KeyRing | str, issuer: str, audience: str) -> None:
         self._issuer = issuer
         self._audience = audience
-        self._signer = HMACAlgorithm(HMACAlgorithm.SHA256)
-        # PyJWT's own checks on the key (not empty, not a public key), done once.
-        self._key = self._signer.prepare_key(secret.encode())
-        header = json.dumps({"alg": ALGORITHM, "typ": "JWT"}, separators=(",", ":"))
-        self._header_segment = base64url_encode(header.encode()) + b"."
+        self.keys = KeyRing.for_secret(keys) if isinstance(keys, str) else keys
+        self._signing_key = self.keys.signing
+        self._header_segment = self._signing_key.header + b"."
+        self._key_by_header = self.keys.by_header
 
     def issue_pair(
         self,
@@ -142,10 +146,7 @@ class TokenCodec:
         """JWS compact serialization (RFC 7515 7.1) of the claims under Rotor's header."""
         payload = json.dumps(claims, separators=(",", ":")).encode()
         signing_input = self._header_segment + base64url_encode(payload)
-        return (signing_input + b"." + self._signature(signing_input)).decode()
-
-    def _signature(self, signing_input: bytes) -> bytes:
-        return base64url_encode(self._signer.sign(signing_input, self._key))
+        return (signing_input + b"." + self._signing_key.sign(signing_input)).decode()
 
     def _verify(self, encoded: str, token_type: str) -> dict[str, Any]:
         invalid = TokenError("invalid_token", "The token is invalid.")
@@ -153,15 +154,14 @@ class TokenCodec:
             token = encoded.encode("ascii")
         except UnicodeEncodeError:
             raise invalid from None
-        if not token.startswith(self._header_segment):
-            raise invalid
         signing_input, _, signature = token.rpartition(b".")
-        if signing_input.count(b".") != 1 or not hmac.compare_digest(
-            signature, self._signature(signing_input)
-        ):
+        header, _, payload = signing_input.partition(b".")
+        # The exact header picks the key; nothing in it is parsed, let alone trusted.
+        key = self._key_by_header.get(header)
+        if key is None or b"." in payload or not key.verifies(signing_input, signature):
             raise invalid
         try:
-            claims = json.loads(base64url_decode(signing_input[len(self._header_segment) :]))
+            claims = json.loads(base64url_decode(payload))
         except (ValueError, binascii.Error):
             raise invalid from None
         if not isinstance(claims, dict) or claims.keys() not in CLAIMS_BY_TYPE[token_type]:

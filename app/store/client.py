@@ -1,14 +1,21 @@
-"""The Redis connection: a real server from REDIS_URL, or the embedded in-process store."""
+"""The Redis connection: one server (REDIS_URL), a Redis Cluster (REDIS_CLUSTER=1), a primary
+found through Sentinel (REDIS_SENTINELS), or the embedded in-process store."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.commands.core import Script
+from redis.connection import Encoder
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 
 from config import Settings
 
@@ -29,7 +36,9 @@ def translates_redis_errors(method: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
-        except redis.RedisError as exc:
+        except (redis.RedisError, RedisClusterException) as exc:
+            # RedisClusterException ("no reachable node", "slot not covered") is not a
+            # RedisError, but it means the same thing to a caller: no answer from Redis.
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     return wrapper
@@ -41,18 +50,84 @@ def load_script(name: str) -> str:
 
 
 def connect(settings: Settings) -> Any:
-    """A client for REDIS_URL, or an in-process store when it is unset (development only)."""
-    if settings.redis_url is None:
-        return _embedded_store()
+    """A client for the configured Redis, or an in-process store when none is (development)."""
     options: dict[str, Any] = {
         "decode_responses": True,
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
-        "health_check_interval": 30,
     }
+    if settings.redis_sentinels:
+        return _sentinel_primary(settings, options)
+    if settings.redis_url is None:
+        return _embedded_store()
     if settings.redis_cluster:
-        return redis.RedisCluster.from_url(settings.redis_url, **options)
-    return redis.Redis.from_url(settings.redis_url, **options)
+        return DeferredCluster(settings.redis_url, options)
+    return redis.Redis.from_url(settings.redis_url, health_check_interval=30, **options)
+
+
+def is_cluster(client: Any) -> bool:
+    """True for a Redis Cluster client, whose whole-database commands need every node."""
+    return isinstance(client, DeferredCluster | redis.RedisCluster)
+
+
+class DeferredCluster:
+    """A ``RedisCluster`` built on first use, then shared (it is thread-safe).
+
+    RedisCluster reads the cluster's topology in its constructor. Built at startup, a
+    cluster that does not answer (or a REDIS_URL node that is down while the others are up)
+    would stop the app, and a gunicorn worker could not boot; built on first use, requests
+    get 503 until a node answers, as with a single server. After that, redis-py follows the
+    topology itself (MOVED, failovers) from every node it has seen.
+    """
+
+    def __init__(self, url: str, options: dict[str, Any]) -> None:
+        self._url = url
+        self._options = options
+        self._client: redis.RedisCluster | None = None
+        self._lock = threading.Lock()
+
+    def cluster(self) -> redis.RedisCluster:
+        """The RedisCluster client, connecting now if no earlier call did."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = redis.RedisCluster.from_url(
+                        self._url,
+                        # A few quick retries (each one re-reads the topology) ride through
+                        # a moved slot or a dropped connection; a primary that is down answers
+                        # 503 within a few REDIS_TIMEOUTs instead of redis-py's default
+                        # backoff of up to 14 s, and the client tries again.
+                        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
+                        **self._options,
+                    )
+        return self._client
+
+    def get_encoder(self) -> Encoder:
+        """The encoder ``register_script`` hashes scripts with, without connecting."""
+        return Encoder("utf-8", "strict", self._options["decode_responses"])
+
+    def register_script(self, script: str) -> Script:
+        """A script object that runs with EVALSHA on the node owning its keys' slot."""
+        # Script needs only get_encoder, evalsha and script_load of its client.
+        return Script(self, script)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # our own attributes, before __init__ set them (copy, pickle)
+            raise AttributeError(name)
+        return getattr(self.cluster(), name)
+
+
+def _sentinel_primary(settings: Settings, options: dict[str, Any]) -> redis.Redis:
+    """A client of the primary that the sentinels name; after a failover its next connection
+    asks them again, so the app follows the new primary without a restart."""
+    timeouts = {"socket_timeout": settings.redis_timeout,
+                "socket_connect_timeout": settings.redis_timeout}  # fmt: skip
+    sentinel = redis.Sentinel(settings.sentinel_addresses(), sentinel_kwargs=timeouts)
+    return sentinel.master_for(settings.redis_sentinel_master, health_check_interval=30, **options)
 
 
 def _embedded_store() -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from app.store.client import load_script, translates_redis_errors
+from app.store.client import is_cluster, load_script, translates_redis_errors
 from app.store.keys import KeySpace
 from app.store.records import Rotation, SessionRecord, UserRecord
 
@@ -41,12 +41,20 @@ class Store:
     @translates_redis_errors
     def eviction_policy(self) -> str | None:
         """Redis's ``maxmemory-policy``, or None when CONFIG is not allowed (managed Redis,
-        an ACL without it)."""
+        an ACL without it). On a cluster every node is asked (each has its own config, and a
+        replica may become a primary): the first policy other than ``noeviction`` wins."""
         try:
-            policy = self.client.config_get("maxmemory-policy")
+            if not is_cluster(self.client):
+                return _policy(self.client.config_get("maxmemory-policy"))
+            replies = self.client.config_get(
+                "maxmemory-policy", target_nodes=redis.RedisCluster.ALL_NODES
+            )
         except redis.ResponseError:
             return None
-        return str(policy.get("maxmemory-policy")) if policy else None
+        if "maxmemory-policy" in replies:  # a one-node cluster: redis-py unwraps its reply
+            replies = {"node": replies}
+        policies = [_policy(reply) for reply in replies.values()]
+        return next((p for p in policies if p != "noeviction"), policies[0] if policies else None)
 
     # -- users ----------------------------------------------------------------------------
 
@@ -282,11 +290,17 @@ class Store:
         """Every session hash in the database as batches of (user id, session id), by SCAN.
 
         Not a snapshot: a session opened or ended during the loop may or may not be seen, and
-        SCAN may return a key twice. Each batch is one or more round trips.
+        SCAN may return a key twice. Each batch is one or more round trips. On a Redis Cluster
+        it walks every primary in turn, one SCAN cursor each (redis-py's ``scan_iter``).
         """
-        found = self.client.scan_iter(match=self.keys.session_pattern(), count=batch)
+        found = self._scan(self.keys.session_pattern(), batch)
         while page := self._next_scan_page(found, batch):
             yield page
+
+    @translates_redis_errors
+    def _scan(self, pattern: str, batch: int) -> Iterator[str]:
+        # A cluster client connects on first use, which may be this attribute lookup.
+        return iter(self.client.scan_iter(match=pattern, count=batch))
 
     @translates_redis_errors
     def _next_scan_page(self, found: Iterator[str], batch: int) -> list[tuple[str, str]]:
@@ -313,6 +327,10 @@ class Store:
         """Live session hashes in the whole database, counted with SCAN (approximate: the
         count is not atomic, and a key SCAN returns twice counts twice)."""
         return sum(len(page) for page in self.scan_sessions())
+
+
+def _policy(reply: dict[str, str]) -> str | None:
+    return str(reply["maxmemory-policy"]) if reply.get("maxmemory-policy") else None
 
 
 def _session_record(sid: str, fields: dict[str, str]) -> SessionRecord:
