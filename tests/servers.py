@@ -3,12 +3,16 @@ Redis Sentinels, and gunicorn."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from email.message import Message
 from pathlib import Path
 
 import redis
@@ -33,6 +37,23 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def http_call(
+    url: str, method: str = "GET", body: dict | None = None, headers: dict | None = None
+) -> tuple[int, Message, bytes]:
+    """One HTTP request as a non-browser client makes it: (status, headers, raw body), for
+    error statuses too."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers, error.read()
 
 
 def wait_until(predicate, timeout: float = 10.0, interval: float = 0.02) -> None:

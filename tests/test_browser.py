@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD, SECRET
-from tests.servers import Gunicorn, RedisServer, wait_until
+from tests.servers import Gunicorn, RedisServer, http_call, wait_until
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
@@ -124,16 +124,9 @@ def wait_past_access_ttl(logged_in_at: float) -> None:
 
 def call(server: Gunicorn, path: str, body: dict | None = None, headers=None) -> tuple[int, dict]:
     """A non-browser client of the same server (another device)."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(server.url + path, data=data, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read() or b"{}")
+    method = "POST" if body is not None else "GET"
+    status, _, raw = http_call(server.url + path, method, body, headers)
+    return status, json.loads(raw or b"{}")
 
 
 def in_page(page: Any, script: str) -> Any:

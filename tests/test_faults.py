@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD, SECRET
-from tests.servers import Gunicorn, RedisServer, wait_until
+from tests.servers import Gunicorn, RedisServer, http_call, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -30,16 +30,8 @@ RECONNECT_SLACK = 3.0  # seconds after Redis answers again during which a 503 is
 
 
 def _post(base: str, path: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        base + path, data=json.dumps(body).encode(), method="POST",
-        headers={"Content-Type": "application/json"},
-    )  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, json.loads(error.read() or b"{}")
+    status, _, raw = http_call(base + path, "POST", body)
+    return status, json.loads(raw or b"{}")
 
 
 @dataclass

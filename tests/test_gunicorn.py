@@ -5,28 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 
 import pytest
 
 from tests.conftest import PASSWORD, SECRET
-from tests.servers import REPO, Gunicorn, RedisServer
+from tests.servers import REPO, Gunicorn, RedisServer, http_call
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
-def _call(url: str, method: str = "GET", body: dict | None = None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            return error.code, error.headers, error.read()
+_call = http_call
 
 
 @pytest.fixture(scope="module")

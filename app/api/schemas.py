@@ -82,23 +82,6 @@ class SessionListSchema(Schema):
     )
 
 
-class TokenPairSchema(Schema):
-    access_token = fields.String(required=True)
-    refresh_token = fields.String(required=True)
-    token_type = fields.String(required=True, validate=validate.OneOf(["Bearer"]))
-    expires_in = fields.Integer(
-        required=True, metadata={"description": "Seconds until the access token expires."}
-    )
-    refresh_expires_in = fields.Integer(
-        required=True, metadata={"description": "Seconds until the refresh token expires."}
-    )
-    session_id = fields.String(required=True)
-    token = fields.String(
-        required=True,
-        metadata={"description": "The access token again, for clients of the old login."},
-    )
-
-
 class CookieSessionSchema(Schema):
     """A token pair in cookie mode: the tokens are in HttpOnly cookies, never in the body."""
 
@@ -110,6 +93,17 @@ class CookieSessionSchema(Schema):
         required=True, metadata={"description": "Seconds until the refresh token expires."}
     )
     session_id = fields.String(required=True)
+
+
+class TokenPairSchema(CookieSessionSchema):
+    """A token pair for bearer clients: the cookie-mode fields plus the tokens themselves."""
+
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    token = fields.String(
+        required=True,
+        metadata={"description": "The access token again, for clients of the old login."},
+    )
 
 
 class JwkSchema(Schema):
