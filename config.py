@@ -139,6 +139,7 @@ class Settings:
     reuse_policy: str = "revoke_session"
     cookie_secure: bool = True
     metrics_token: str = ""
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto to trust
     cors_origins: tuple[str, ...] = ()
     # Rate limits, in Flask-Limiter's notation ("10/minute;100/hour").
     ratelimit_login_account: str = "10/minute;50/hour"
@@ -178,6 +179,7 @@ class Settings:
             reuse_policy=env.get("REUSE_POLICY", d.reuse_policy),
             cookie_secure=_bool(env, "COOKIE_SECURE", d.cookie_secure),
             metrics_token=env.get("METRICS_TOKEN", d.metrics_token),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", d.trusted_proxies),
             cors_origins=_list(env, "CORS_ORIGINS"),
             ratelimit_login_account=env.get("RATELIMIT_LOGIN_ACCOUNT", d.ratelimit_login_account),
             ratelimit_login_ip=env.get("RATELIMIT_LOGIN_IP", d.ratelimit_login_ip),
@@ -214,6 +216,8 @@ class Settings:
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{name} must be positive, got {value}")
+        if settings.trusted_proxies < 0:
+            raise ConfigError("TRUSTED_PROXIES must be 0 or more")
         if settings.refresh_reuse_grace < 0:
             raise ConfigError("REFRESH_REUSE_GRACE must be 0 or more")
         if not 4 <= settings.bcrypt_rounds <= 31:

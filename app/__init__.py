@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import api, auth, cli, errors, store
 from app.api import cors, demo, ratelimit, tracing
@@ -25,6 +26,11 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None) ->
     app.config.update(settings.flask_config())
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rotor.settings"] = settings
+    if settings.trusted_proxies:
+        # Behind a load balancer the peer is the balancer: take the client's address (per-IP
+        # rate limits, session ip, audit) from the hops it and the others in front add.
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     errors.init_app(app)
     rotor_store = store.init_app(app, settings, redis_client)

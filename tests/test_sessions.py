@@ -160,3 +160,15 @@ def test_expired_index_entries_do_not_count_against_the_limit(make_app, redis_cl
     assert auth.me(second["access_token"]).status_code == 200
     assert auth.me(third["access_token"]).status_code == 200
     assert redis_client.zcard(f"auth:{{{user['id']}}}:sessions") == 2
+
+
+@pytest.mark.parametrize(("trusted_proxies", "expected_ip"), [(0, "10.0.0.9"), (1, "203.0.113.5")])
+def test_client_address_comes_from_trusted_proxies_only(make_app, trusted_proxies, expected_ip):
+    auth = AuthActions(make_app(trusted_proxies=trusted_proxies).test_client())
+    user = auth.register()
+    response = auth.client.post(
+        "/api/auth/login", json={"email": user["email"], "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.5"}, environ_base={"REMOTE_ADDR": "10.0.0.9"},
+    )  # fmt: skip
+    sessions = auth.get("/api/auth/sessions", response.json["access_token"]).json["sessions"]
+    assert sessions[0]["ip"] == expected_ip
