@@ -298,8 +298,8 @@ class Settings:
         return self
 
     def flask_config(self) -> dict[str, Any]:
-        """The Flask settings derived from ours."""
-        return {"SECRET_KEY": self.jwt_secret_key, "MAX_CONTENT_LENGTH": self.max_body_bytes}
+        """The Flask settings derived from ours (Rotor uses no Flask session, so no SECRET_KEY)."""
+        return {"MAX_CONTENT_LENGTH": self.max_body_bytes}
 
     def public_summary(self) -> dict[str, Any]:
         """Settings safe to log: everything but the secret."""

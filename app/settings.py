@@ -1,4 +1,4 @@
-"""The typed accessor for Rotor's own settings (flask-jwt-extended reads app.config)."""
+"""The typed accessor for Rotor's settings: code reads them from here, not app.config."""
 
 from __future__ import annotations
 

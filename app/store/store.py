@@ -256,14 +256,12 @@ class Store:
         alive. One round trip."""
         keys = self.keys
         sids = list(sids)
-        deny = deny_jti is not None and deny_ms > 0
-        script_keys = [
-            keys.sessions(uid),
-            keys.denied(uid, deny_jti) if deny and deny_jti else keys.sessions(uid),
-        ]
+        denied = keys.denied(uid, deny_jti) if deny_jti is not None and deny_ms > 0 else None
+        # KEYS[2] is only read when ARGV[1] > 0; any key of the user keeps the slot single.
+        script_keys = [keys.sessions(uid), denied or keys.sessions(uid)]
         for sid in sids:
             script_keys += [keys.session(uid, sid), keys.grace(uid, sid)]
-        return int(self._end_sessions(keys=script_keys, args=[deny_ms if deny else 0, *sids]))
+        return int(self._end_sessions(keys=script_keys, args=[deny_ms if denied else 0, *sids]))
 
     def end_all_sessions(self, uid: str, *, keep: Sequence[str] = ()) -> int:
         """End every session in the user's index except ``keep`` (two round trips).
