@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from app.store.client import is_cluster, load_script, translates_redis_errors
+from app.store.client import HotScript, is_cluster, load_script, translates_redis_errors
 from app.store.keys import KeySpace
 from app.store.records import Rotation, SessionRecord, UserRecord
 
@@ -26,8 +26,8 @@ class Store:
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
         self.keys = KeySpace(prefix)
-        self._authorize = client.register_script(load_script("authorize"))
-        self._rotate = client.register_script(load_script("rotate"))
+        self._authorize = HotScript(client, load_script("authorize"))
+        self._rotate = HotScript(client, load_script("rotate"))
         self._create_session = client.register_script(load_script("create_session"))
         self._end_sessions = client.register_script(load_script("end_sessions"))
 

@@ -1,0 +1,77 @@
+"""The hot-path script runner (`HotScript`): its own connection per thread and process, and the
+client's normal path whenever something is off (a script Redis forgot, a dropped connection)."""
+
+from __future__ import annotations
+
+import os
+
+import fakeredis
+import pytest
+import redis
+
+from app.store.client import HotScript
+
+pytestmark = pytest.mark.redis
+
+COUNT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
+
+
+@pytest.fixture
+def client(private_redis):
+    client = private_redis.client()
+    yield client
+    client.close()
+
+
+def test_runs_the_script_on_a_connection_of_its_own(client, monkeypatch):
+    script = HotScript(client, COUNT)
+    assert script(["counter"], [1]) == 1  # the first call also loads the script
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("the hot path asked the pool for a connection")
+
+    monkeypatch.setattr(client.connection_pool, "get_connection", no_pool)
+    assert [script(["counter"], [1]) for _ in range(3)] == [2, 3, 4]
+
+
+def test_loads_the_script_again_after_redis_forgot_it(client):
+    script = HotScript(client, COUNT)
+    assert script(["counter"], [5]) == 5
+    client.script_flush()
+    assert script(["counter"], [5]) == 10
+    assert script(["counter"], [5]) == 15
+
+
+def test_reconnects_after_its_connection_is_dropped(client):
+    script = HotScript(client, COUNT)
+    assert script(["counter"], [1]) == 1
+    killed = client.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+    assert script(["counter"], [1]) == 2  # the dropped connection was replaced, once
+    assert script(["counter"], [1]) == 3
+
+
+def test_a_forked_child_uses_a_connection_of_its_own(client):
+    script = HotScript(client, COUNT)
+    assert script(["counter"], [1]) == 1
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os._exit(0 if script(["counter"], [10]) == 11 else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert script(["counter"], [100]) == 111  # the parent's connection was not disturbed
+
+
+def test_a_script_error_reaches_the_caller_and_the_connection_stays_usable(client):
+    failing = HotScript(client, "return redis.call('INCR', KEYS[1], 'extra')")
+    with pytest.raises(redis.ResponseError):
+        failing(["counter"])
+    assert failing._connection().can_read() is False  # nothing half-read left behind
+    assert HotScript(client, COUNT)(["counter"], [2]) == 2
+
+
+@pytest.mark.parametrize("make_client", [lambda: fakeredis.FakeRedis(decode_responses=True)])
+def test_other_clients_go_the_client_s_own_way(make_client):
+    script = HotScript(make_client(), COUNT)
+    assert script._pool is None
+    assert script(["counter"], [3]) == 3
