@@ -114,6 +114,18 @@ def test_metrics_need_the_configured_token(make_app):
     assert "rotor_active_sessions 1.0" in text
 
 
+def test_unknown_methods_share_one_metrics_label(make_app):
+    """Any token is a method to gunicorn: a client must not grow the metrics without bound."""
+    client = make_app(metrics_token="scrape-me").test_client()
+    for method in ("BREW", "PROPFIND", "X-ANYTHING"):
+        assert client.open("/api/auth/me", method=method).status_code == 405
+    text = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).get_data(
+        as_text=True
+    )
+    assert 'method="other",status="405"' in text
+    assert "BREW" not in text and "PROPFIND" not in text
+
+
 @pytest.mark.redis
 @pytest.mark.slow
 def test_readyz_and_startup_warn_about_an_evicting_redis(settings, private_redis, caplog):
