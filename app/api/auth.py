@@ -73,15 +73,14 @@ def _presented_refresh_token() -> tuple[str, bool, bool]:
     """The refresh token from the JSON body, ``Authorization: Bearer`` or the refresh cookie
     (exactly one of them); whether it came by cookie; whether cookies were asked for."""
     body = load_json(_refresh_schema, optional=True)
-    presented = [
-        token for token in (body.get("refresh_token"), bearer_token(), cookies.refresh_cookie())
-        if token
-    ]  # fmt: skip
+    from_cookie = cookies.refresh_cookie() if cookies.sent() else None
+    offered = (body.get("refresh_token"), bearer_token(), from_cookie)
+    presented = [token for token in offered if token]
     if len(presented) > 1:
         raise ApiError("invalid_request", "Send the refresh token in one place only.", 400)
     if not presented:
         raise TokenError("missing_token", "A refresh token is required.", presented=False)
-    by_cookie = presented[0] == cookies.refresh_cookie()
+    by_cookie = bool(from_cookie)
     return presented[0], by_cookie, by_cookie or bool(body.get("use_cookies"))
 
 

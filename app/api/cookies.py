@@ -37,6 +37,12 @@ def cookie_names() -> CookieNames:
     return CookieNames("access_token_cookie", "refresh_token_cookie")
 
 
+def sent() -> bool:
+    """Whether the request has a Cookie header at all: API clients send none, and the hot
+    paths then skip parsing an empty jar."""
+    return "HTTP_COOKIE" in request.environ
+
+
 def access_cookie() -> str | None:
     """The access token of a cookie-authenticated request."""
     return request.cookies.get(cookie_names().access)

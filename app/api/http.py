@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, request
+from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
@@ -57,11 +59,16 @@ def no_store(response: Response) -> Response:
     return response
 
 
+# The bytes Flask's ``jsonify`` writes outside debug mode (create_app turns key sorting off),
+# without its per-call lookups of the app's JSON provider: every API response comes here.
+_encode_json = json.JSONEncoder(
+    ensure_ascii=True, sort_keys=False, separators=(",", ":"), default=DefaultJSONProvider.default
+).encode
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     """A JSON response with a status."""
-    response = jsonify(body)
-    response.status_code = status
-    return response
+    return Response(_encode_json(body) + "\n", status, mimetype="application/json")
 
 
 def refuse_oversized_request() -> None:
@@ -70,8 +77,9 @@ def refuse_oversized_request() -> None:
     environ = request.environ
     if len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", "")) > limit:
         raise RequestURITooLarge()
-    if any(len(value) > limit for key, value in environ.items() if key[:5] == "HTTP_"):
-        raise RequestHeaderFieldsTooLarge()
+    for key, value in environ.items():  # every request: a plain loop, no generator
+        if key[:5] == "HTTP_" and len(value) > limit:
+            raise RequestHeaderFieldsTooLarge()
 
 
 def no_content() -> Response:
