@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -15,6 +16,14 @@ from config import Settings
 log = logging.getLogger("rotor")
 
 
+class RotorFlask(Flask):
+    """Flask, minus its per-call coroutine check: Rotor has no async views or hooks, and
+    Flask asks ``inspect`` about every hook of every request."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        return func
+
+
 def create_app(settings: Settings | None = None, *, redis_client: Any = None) -> Flask:
     """Build the app: settings, store, auth rules, error envelope, blueprints.
 
@@ -22,7 +31,7 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None) ->
     of their own redis-server).
     """
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = RotorFlask(__name__)
     app.config.update(settings.flask_config())
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["rotor.settings"] = settings

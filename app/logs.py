@@ -27,9 +27,20 @@ def json_formatter() -> JsonFormatter:
     return JsonFormatter(FORMAT, rename_fields=RENAMED)
 
 
+def skip_unused_record_fields() -> None:
+    """Stop building LogRecord fields no Rotor line prints (caller, thread, process): the
+    logging HOWTO's "Optimization" switches. The caller lookup walks the stack on every line,
+    and an audit line is written on every refresh."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for the root logger, unless something (gunicorn's logconfig_dict,
     a test runner) configured it already."""
+    skip_unused_record_fields()
     root = logging.getLogger()
     if root.handlers:
         return
@@ -42,6 +53,7 @@ def configure_logging(level: str = "INFO") -> None:
 
 def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:
     """gunicorn's ``logconfig_dict``: its error and access logs as JSON lines too."""
+    skip_unused_record_fields()
     return {
         "version": 1,
         "disable_existing_loggers": False,
