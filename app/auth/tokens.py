@@ -149,41 +149,45 @@ class TokenCodec:
         return (signing_input + b"." + self._signing_key.sign(signing_input)).decode()
 
     def _verify(self, encoded: str, token_type: str) -> dict[str, Any]:
-        invalid = TokenError("invalid_token", "The token is invalid.")
         try:
             token = encoded.encode("ascii")
         except UnicodeEncodeError:
-            raise invalid from None
+            raise _invalid() from None
         signing_input, _, signature = token.rpartition(b".")
         header, _, payload = signing_input.partition(b".")
         # The exact header picks the key; nothing in it is parsed, let alone trusted.
         key = self._key_by_header.get(header)
         if key is None or b"." in payload or not key.verifies(signing_input, signature):
-            raise invalid
+            raise _invalid()
         try:
-            claims = json.loads(base64url_decode(payload))
+            claims = json.loads(base64url_decode(payload).decode())  # str: no encoding sniffing
         except (ValueError, binascii.Error):
-            raise invalid from None
+            raise _invalid() from None
         if not isinstance(claims, dict) or claims.keys() not in CLAIMS_BY_TYPE[token_type]:
-            raise invalid
+            raise _invalid()
         if claims["type"] != token_type or claims["iss"] != self._issuer:
-            raise invalid
+            raise _invalid()
         if claims["aud"] != self._audience:
-            raise invalid
+            raise _invalid()
         # The signature proves Rotor wrote these claims; the type checks guard our own code.
         for name in _INT_CLAIMS:
             if name in claims and type(claims[name]) is not int:
-                raise invalid
+                raise _invalid()
         if not (type(claims["sub"]) is type(claims["sid"]) is type(claims["jti"]) is str):
-            raise invalid
+            raise _invalid()
         if type(claims.get("csrf", "")) is not str:
-            raise invalid
+            raise _invalid()
         now = time.time()
         if claims["iat"] > now + 1:  # issued in the future: not by this clock
-            raise invalid
+            raise _invalid()
         if claims["exp"] <= now:
             raise TokenError("token_expired", "The token has expired.")
         return claims
+
+
+def _invalid() -> TokenError:
+    # Built only when a token is refused: verification is on every request's path.
+    return TokenError("invalid_token", "The token is invalid.")
 
 
 def _token_id() -> str:
