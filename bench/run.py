@@ -63,6 +63,11 @@ class Run:
     non_2xx: int
     socket_errors: int
     cpu_s: float
+    # Where the CPU went (seconds): user and kernel time of every server process, and the
+    # part of the total that was redis-server's.
+    cpu_user_s: float = 0.0
+    cpu_system_s: float = 0.0
+    cpu_redis_s: float = 0.0
 
     @property
     def cpu_per_request_us(self) -> float:
@@ -79,15 +84,28 @@ def _process_tree(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    user, system = _cpu_split(pids)
+    return user + system
+
+
+def _cpu_split(pids: list[int]) -> tuple[float, float]:
+    """User and kernel CPU seconds of these processes so far."""
+    user = system = 0
     for pid in pids:
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except FileNotFoundError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / CLOCK_TICKS
+        user, system = user + int(fields[11]), system + int(fields[12])  # utime, stime
+    return user / CLOCK_TICKS, system / CLOCK_TICKS
+
+
+def _is_redis(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "redis-server"
+    except FileNotFoundError:
+        return False
 
 
 def _to_ms(value: str) -> float:
@@ -110,12 +128,15 @@ def wrk(
     if script:
         command += ["-s", str(WRK_DIR / script)]
     pids = [p for pid in server_pids for p in _process_tree(pid)]
-    before = _cpu_seconds(pids)
+    redis_pids = [pid for pid in pids if _is_redis(pid)]
+    (user_before, system_before), redis_before = _cpu_split(pids), _cpu_seconds(redis_pids)
     output = subprocess.run(
         [*command, url], capture_output=True, text=True, check=True,
         env={**os.environ, **env, "ROTOR_BENCH_LUA": str(WRK_DIR)},
     ).stdout  # fmt: skip
-    cpu = _cpu_seconds(pids) - before
+    user, system = _cpu_split(pids)
+    user, system = user - user_before, system - system_before
+    cpu = user + system
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
@@ -129,6 +150,9 @@ def wrk(
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(n) for n in errors.groups()) if errors else 0,
         cpu_s=cpu,
+        cpu_user_s=user,
+        cpu_system_s=system,
+        cpu_redis_s=_cpu_seconds(redis_pids) - redis_before,
     )
 
 
@@ -368,6 +392,13 @@ def _summarize(runs: list[Run]) -> dict:
             "p99_ms": statistics.median(r.p99_ms for r in group),
             "non_2xx": sum(r.non_2xx for r in group),
             "cpu_us_per_request": statistics.median(r.cpu_per_request_us for r in group),
+            # The split of that CPU (medians, µs per request): kernel time, and redis-server.
+            "kernel_us_per_request": statistics.median(
+                r.cpu_system_s / max(r.requests, 1) * 1e6 for r in group
+            ),
+            "redis_us_per_request": statistics.median(
+                r.cpu_redis_s / max(r.requests, 1) * 1e6 for r in group
+            ),
         }
     for rotor_name, ceiling_name in (("me", "ceiling GET"), ("refresh", "ceiling POST")):
         rotor, ceiling = summary[rotor_name], summary[ceiling_name]
