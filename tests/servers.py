@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -71,7 +72,9 @@ class RedisServer:
 
     cluster = False
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, *, unix_socket: bool = False
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError(
@@ -82,10 +85,19 @@ class RedisServer:
         self.workdir = workdir
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        # Also listen on a Unix socket; its own short directory (socket paths stop at 107 bytes).
+        self.socket_path = (
+            Path(tempfile.mkdtemp(prefix="rotor-redis-")) / "redis.sock" if unix_socket else None
+        )
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def unix_url(self) -> str:
+        assert self.socket_path is not None, "started without unix_socket=True"
+        return f"unix://{self.socket_path}?db=0"
 
     def client(self, **kwargs) -> redis.Redis:
         return redis.Redis(port=self.port, decode_responses=True, **kwargs)
@@ -97,6 +109,8 @@ class RedisServer:
     def spawn(self, *extra: str) -> RedisServer:
         """Start the process without waiting (start several, then ``wait_ready`` each)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.socket_path is not None:
+            self.socket_path.parent.mkdir(exist_ok=True)
         self.process = subprocess.Popen(
             [
                 self.binary,
@@ -114,6 +128,11 @@ class RedisServer:
                 "no",
                 "--loglevel",
                 "warning",
+                *(
+                    ("--unixsocket", str(self.socket_path), "--unixsocketperm", "700")
+                    if self.socket_path
+                    else ()
+                ),
                 *extra,
             ],
             stdout=subprocess.DEVNULL,
@@ -133,6 +152,8 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+        if self.socket_path is not None:
+            shutil.rmtree(self.socket_path.parent, ignore_errors=True)
 
     def kill(self) -> None:
         """SIGKILL, as in a crash: no shutdown, no last write."""

@@ -60,8 +60,11 @@ def _storage_uri(settings: Settings) -> str:
                 f"{settings.redis_sentinel_master}")  # fmt: skip
     if not settings.redis_url:
         return "memory://"
+    scheme, _, rest = settings.redis_url.partition("://")
     if settings.redis_cluster:
-        return "redis+cluster://" + settings.redis_url.split("://", 1)[1]
+        return "redis+cluster://" + rest
+    if scheme == "unix":  # a Redis on this host, over its Unix socket
+        return "redis+unix://" + rest
     return settings.redis_url
 
 
