@@ -42,6 +42,7 @@ from app.store import Store  # noqa: E402
 from tests.servers import Gunicorn, RedisServer, wait_until  # noqa: E402
 
 WRK_DIR = REPO / "bench" / "wrk"
+UNIX = "(unix socket)"  # scenario suffix: Rotor reaching Redis over its Unix socket
 SECRET = "bench-secret-bench-secret-bench-secret-bench-secret-0123456789ab"
 PASSWORD = "bench password that is long enough"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -285,7 +286,7 @@ def main() -> int:
     parser.add_argument("--big", type=int, default=int(os.environ.get("BENCH_BIG", 1_000_000)),
                         help="sessions stored for the refresh p99 comparison")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["login", "memory", "scale", "monitor"])  # fmt: skip
+                        choices=["login", "memory", "scale", "monitor", "unix"])  # fmt: skip
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
     parser.add_argument("--algorithms", type=_algorithm_list,
                         default=os.environ.get("BENCH_ALGORITHMS", "HS256"),
@@ -298,17 +299,22 @@ def main() -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     workdir = Path(tempfile.mkdtemp(prefix="rotor-bench-"))
-    redis_server = RedisServer(workdir / "redis").start()
+    redis_server = RedisServer(workdir / "redis", unix_socket=True).start()
     gunicorn_args = ("--workers", str(args.workers), "--worker-class", "sync")
     rotor_env = {
         "REDIS_URL": redis_server.url, "JWT_SECRET_KEY": SECRET, "ROTOR_ENV": "production",
         "BCRYPT_ROUNDS": "10", "RATELIMIT_ENABLED": "0", "ACCESS_TOKEN_TTL": "3600",
     }  # fmt: skip
     rotor = Gunicorn(rotor_env, *gunicorn_args).start(workdir / "rotor.log")
+    # The same Rotor reaching the same Redis over its Unix socket, as on a single host.
+    unix = "unix" not in args.skip
+    rotor_unix = Gunicorn({**rotor_env, "REDIS_URL": redis_server.unix_url}, *gunicorn_args)
+    if unix:
+        rotor_unix.start(workdir / "rotor-unix.log")
     # The same gunicorn.conf.py; REDIS_URL only satisfies its several-workers check.
     ceiling = Gunicorn({"REDIS_URL": redis_server.url}, *gunicorn_args, app="bench.ceiling:app")
     ceiling.start(workdir / "ceiling.log")
-    for server in (rotor, ceiling):
+    for server in (rotor, ceiling, *([rotor_unix] if unix else [])):
         # Workers fork after the port listens: measure only once every one of them is up.
         wait_until(lambda s=server: len(_process_tree(s.pid)) > args.workers, timeout=30)
     report: dict = {"machine": _machine(), "settings": vars(args) | {"json": str(args.json)}}
@@ -320,22 +326,38 @@ def main() -> int:
         me_tokens = _write_lines(workdir / "access.txt", [p["access_token"] for p in pairs])
         refresh_tokens = _write_lines(workdir / "refresh.txt", [p["refresh_token"] for p in pairs])
         common = {"duration": args.duration, "connections": connections}
-        ceiling_pids, rotor_pids = (
+        ceiling_pids, rotor_pids, unix_pids = (
             [ceiling.pid, redis_server.process.pid],
             [rotor.pid, redis_server.process.pid],
+            [rotor_unix.pid, redis_server.process.pid] if unix else [],
         )
+        unix_refresh_tokens = workdir / "refresh-unix.txt"
+        if unix:
+            pairs = _sessions(rotor_unix.port, _accounts(rotor_unix.port, connections, "unix"))
+            _write_lines(unix_refresh_tokens, [p["refresh_token"] for p in pairs])
         for _ in range(args.rounds):
             runs.append(wrk("ceiling GET", ceiling.url + "/ceiling", None,
                             server_pids=ceiling_pids, env={}, **common))  # fmt: skip
             runs.append(wrk("me", rotor.url, "me.lua", server_pids=rotor_pids,
                             env={"ROTOR_BENCH_TOKENS": str(me_tokens)}, **common))  # fmt: skip
+            if unix:
+                runs.append(wrk(f"me {UNIX}", rotor_unix.url, "me.lua", server_pids=unix_pids,
+                                env={"ROTOR_BENCH_TOKENS": str(me_tokens)}, **common))  # fmt: skip
             runs.append(wrk("ceiling POST", ceiling.url + "/ceiling", "ceiling_post.lua",
                             server_pids=ceiling_pids, env={}, **common))  # fmt: skip
             runs.append(wrk("refresh", rotor.url, "refresh.lua", server_pids=rotor_pids,
                             env={"ROTOR_BENCH_TOKENS": str(refresh_tokens)}, **common))  # fmt: skip
+            if unix:
+                runs.append(wrk(f"refresh {UNIX}", rotor_unix.url, "refresh.lua",
+                                server_pids=unix_pids,
+                                env={"ROTOR_BENCH_TOKENS": str(unix_refresh_tokens)},
+                                **common))  # fmt: skip
             # Chains moved on: the next round starts from fresh sessions.
             pairs = _sessions(rotor.port, _accounts(rotor.port, connections, "load"))
             _write_lines(refresh_tokens, [p["refresh_token"] for p in pairs])
+            if unix:
+                pairs = _sessions(rotor_unix.port, _accounts(rotor_unix.port, connections, "unix"))
+                _write_lines(unix_refresh_tokens, [p["refresh_token"] for p in pairs])
 
         summary = _summarize(runs)
         report["scenarios"] = summary
@@ -360,6 +382,7 @@ def main() -> int:
             report["redis_bytes_per_session"] = round(memory_per_session(workdir), 1)
     finally:
         rotor.stop()
+        rotor_unix.stop()
         ceiling.stop()
 
     if "login" not in args.skip:
@@ -400,7 +423,12 @@ def _summarize(runs: list[Run]) -> dict:
                 r.cpu_redis_s / max(r.requests, 1) * 1e6 for r in group
             ),
         }
-    for rotor_name, ceiling_name in (("me", "ceiling GET"), ("refresh", "ceiling POST")):
+    pairs = [(f"{name}{suffix}", ceiling_name)
+             for name, ceiling_name in (("me", "ceiling GET"), ("refresh", "ceiling POST"))
+             for suffix in ("", f" {UNIX}")]  # fmt: skip
+    for rotor_name, ceiling_name in pairs:
+        if rotor_name not in summary:
+            continue
         rotor, ceiling = summary[rotor_name], summary[ceiling_name]
         # Ratios per round (interleaved neighbours), then the median.
         rotor_runs, ceiling_runs = by_name[rotor_name], by_name[ceiling_name]
