@@ -51,6 +51,24 @@ def test_reconnects_after_its_connection_is_dropped(client):
     assert script(["counter"], [1]) == 3
 
 
+def test_a_timed_out_script_is_not_sent_again(private_redis):
+    """A script that timed out may still run (a rotation must not run twice): the call fails
+    instead of sending it again, and the next one goes out on a fresh connection."""
+    client = private_redis.client(socket_timeout=0.2)
+    script = HotScript(client, COUNT)
+    assert script(["counter"], [1]) == 1
+    admin = private_redis.client()
+    admin.execute_command("CLIENT", "PAUSE", 600, "ALL")
+    with pytest.raises(redis.TimeoutError):
+        script(["counter"], [1])
+    # Answers once the pause is over: the timed-out call was not sent again (its connection
+    # was dropped, so Redis discarded it; a retry would have queued behind the pause and run).
+    assert admin.get("counter") == "1"
+    assert script(["counter"], [1]) == 2
+    client.close()
+    admin.close()
+
+
 def test_a_forked_child_uses_a_connection_of_its_own(client):
     script = HotScript(client, COUNT)
     assert script(["counter"], [1]) == 1

@@ -74,7 +74,7 @@ class HotScript:
     and every authenticated request pays it. A connection used by one thread only, dropped on
     any error, never holds a half-read reply, so it needs none of that. Anything unusual (no
     connection, a dropped one, a script Redis forgot, a cluster or sentinel client) goes the
-    client's own way, which reconnects, retries and loads the script.
+    client's own way, which reconnects, retries and loads the script. A timeout is not retried.
     """
 
     def __init__(self, client: Any, source: str) -> None:
@@ -95,7 +95,12 @@ class HotScript:
             return connection.read_response()
         except NoScriptError:  # the reply was read in full: the connection stays usable
             return self._script(keys=keys, args=args)
-        except (redis.ConnectionError, redis.TimeoutError, OSError):
+        except redis.TimeoutError:
+            # The script may still run: sending it again could rotate twice. The caller
+            # answers 503 and the client retries (a refresh inside the grace window replays).
+            connection.disconnect()
+            raise
+        except (redis.ConnectionError, OSError):  # a dropped connection: nothing ran on it
             connection.disconnect()
             return self._script(keys=keys, args=args)
         except redis.ResponseError:
