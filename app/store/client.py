@@ -100,7 +100,10 @@ class HotScript:
             # answers 503 and the client retries (a refresh inside the grace window replays).
             connection.disconnect()
             raise
-        except (redis.ConnectionError, OSError):  # a dropped connection: nothing ran on it
+        except (redis.ConnectionError, OSError):
+            # A dropped connection, nearly always one Redis closed while it sat idle (a restart,
+            # a timeout): the script never ran. If it did run, a rotation sent again inside the
+            # grace window replays the same successor.
             connection.disconnect()
             return self._script(keys=keys, args=args)
         except redis.ResponseError:
