@@ -9,6 +9,7 @@ import time
 import pytest
 
 from app import create_app
+from app.auth.tokens import TokenCodec
 from tests.conftest import PASSWORD, AuthActions
 
 pytestmark = pytest.mark.redis
@@ -81,6 +82,22 @@ def test_refreshes_of_one_session_are_limited(limited):
     _assert_rate_limited(auth.refresh(token))
     assert auth.refresh(other["refresh_token"]).status_code == 200
     assert auth.refresh(token).status_code == 429  # refused before it was consumed
+
+
+def test_a_limited_refresh_verifies_its_token_once(limited, monkeypatch):
+    """The limiter's per-session key and the view need the same claims: one verification."""
+    auth = limited()
+    pair = auth.register_and_login()
+    verified: list[str] = []
+    original = TokenCodec._verify
+
+    def counting(self, encoded, token_type):
+        verified.append(token_type)
+        return original(self, encoded, token_type)
+
+    monkeypatch.setattr(TokenCodec, "_verify", counting)
+    assert auth.refresh(pair["refresh_token"]).status_code == 200
+    assert verified == ["refresh"]
 
 
 def test_registrations_from_one_ip_are_limited(limited):
