@@ -7,12 +7,20 @@ import shutil
 import sys
 import tempfile
 
+# Files every request writes to (the metrics' memory maps, gunicorn's worker heartbeat) belong
+# in memory, not on a disk that writes them back: /dev/shm where there is one.
+# Only mkdtemp/mkstemp create files there (private, unique names).
+_SHM = "/dev/shm"  # noqa: S108
+_MEMORY_DIR = _SHM if os.path.isdir(_SHM) else None
+
 # Prometheus multiprocess mode: each worker writes its samples under this directory and
 # /metrics adds them up. prometheus_client reads it when first imported, so it is set here,
 # before anything imports the app.
 _own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _own_metrics_dir:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="rotor-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix="rotor-metrics-", dir=_MEMORY_DIR
+    )
 
 from app.logs import gunicorn_logconfig  # noqa: E402
 
@@ -22,6 +30,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# The heartbeat fchmods a file per request; on a disk-backed directory that can stall a worker
+# (gunicorn's docs), so it goes in memory unless told otherwise.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or _MEMORY_DIR
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # JSON lines for gunicorn's own logs as for the app's (app/logs.py).
@@ -47,6 +58,7 @@ def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     if server.cfg.workers > 1 and not (
         os.environ.get("REDIS_URL") or os.environ.get("REDIS_SENTINELS")
     ):
+        on_exit(server)  # gunicorn does not call it when on_starting stops the start
         sys.exit(
             f"rotor: {server.cfg.workers} workers need a shared Redis: set REDIS_URL "
             "or REDIS_SENTINELS (the embedded store lives inside one process), or run with -w 1"
