@@ -4,6 +4,7 @@ client's normal path whenever something is off (a script Redis forgot, a dropped
 from __future__ import annotations
 
 import os
+import threading
 
 import fakeredis
 import pytest
@@ -86,6 +87,18 @@ def test_a_script_error_reaches_the_caller_and_the_connection_stays_usable(clien
         failing(["counter"])
     assert failing._connection().can_read() is False  # nothing half-read left behind
     assert HotScript(client, COUNT)(["counter"], [2]) == 2
+
+
+def test_close_closes_every_thread_s_connection_and_a_later_call_reconnects(client):
+    script = HotScript(client, COUNT)
+    assert script(["counter"], [1]) == 1
+    other = threading.Thread(target=script, args=(["counter"], [1]))
+    other.start()
+    other.join()
+    assert len(script._opened) == 2
+    script.close()
+    assert all(connection._sock is None for connection in script._opened)
+    assert script(["counter"], [1]) == 3
 
 
 @pytest.mark.parametrize("make_client", [lambda: fakeredis.FakeRedis(decode_responses=True)])

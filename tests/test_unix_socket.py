@@ -21,8 +21,28 @@ def socket_redis(tmp_path):
     server.stop()
 
 
-def test_the_service_runs_over_a_unix_socket(settings, socket_redis):
-    app = create_app(settings.replace(redis_url=socket_redis.unix_url, ratelimit_enabled=False))
+@pytest.fixture
+def make_socket_app(settings, socket_redis):
+    """Apps on the socket; everything they connected is closed after the test (sockets left
+    to the garbage collector may be finalized before their connection, which warns)."""
+    apps = []
+
+    def build(**changes):
+        apps.append(create_app(settings.replace(redis_url=socket_redis.unix_url, **changes)))
+        return apps[-1]
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            store = get_auth().store
+        store.close()
+        store.client.close()
+        for limiter in app.extensions.get("limiter", ()):
+            limiter.storage.storage.close()
+
+
+def test_the_service_runs_over_a_unix_socket(make_socket_app, socket_redis):
+    app = make_socket_app(ratelimit_enabled=False)
     auth = AuthActions(app.test_client())
     pair = auth.register_and_login()
     assert auth.me(pair["access_token"]).status_code == 200
@@ -35,20 +55,16 @@ def test_the_service_runs_over_a_unix_socket(settings, socket_redis):
     hot_connection = store._authorize._connection()
     assert isinstance(hot_connection, UnixDomainSocketConnection)
     # The data is in that server: the TCP side of the same process sees the session.
-    assert socket_redis.client().keys("auth:{*}:session:*")
+    with socket_redis.client() as tcp:
+        assert tcp.keys("auth:{*}:session:*")
 
 
-def test_rate_limits_count_over_the_unix_socket(settings, socket_redis):
-    app = create_app(
-        settings.replace(
-            redis_url=socket_redis.unix_url,
-            ratelimit_enabled=True,
-            ratelimit_login_account="2/minute",
-        )
-    )
+def test_rate_limits_count_over_the_unix_socket(make_socket_app, socket_redis):
+    app = make_socket_app(ratelimit_enabled=True, ratelimit_login_account="2/minute")
     auth = AuthActions(app.test_client())
     email = auth.register()["email"]
     answers = [auth.client.post("/api/auth/login", json={"email": email, "password": "wrong"})
                for _ in range(3)]  # fmt: skip
     assert [a.status_code for a in answers] == [401, 401, 429]
-    assert socket_redis.client().keys("auth:ratelimit*")
+    with socket_redis.client() as tcp:
+        assert tcp.keys("auth:ratelimit*")

@@ -85,6 +85,8 @@ class HotScript:
         pool = client.connection_pool if type(client) is redis.Redis else None
         self._pool = pool if type(pool) is redis.ConnectionPool else None
         self._local = threading.local()
+        self._opened: list[Any] = []  # every thread's connection, for close()
+        self._opened_lock = threading.Lock()
 
     def __call__(self, keys: list[str], args: list[Any] | tuple[()] = ()) -> Any:
         if self._pool is None:
@@ -118,7 +120,17 @@ class HotScript:
             pool = self._pool
             local.connection = pool.connection_class(**pool.connection_kwargs)
             local.pid = os.getpid()
+            with self._opened_lock:
+                self._opened.append(local.connection)
         return local.connection
+
+    def close(self) -> None:
+        """Close every thread's connection (a later call reconnects). In a forked child,
+        redis-py closes only the child's copy of a socket the parent still uses."""
+        with self._opened_lock:
+            opened = list(self._opened)
+        for connection in opened:
+            connection.disconnect()
 
 
 def is_cluster(client: Any) -> bool:
