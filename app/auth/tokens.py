@@ -139,13 +139,14 @@ class TokenCodec:
     def decode_refresh_token(self, encoded: str) -> RefreshClaims:
         """Verify a refresh token; raise TokenError (401) otherwise.
 
-        A refresh needs the claims twice (the rate limiter's per-session key, then the view):
-        each thread remembers the last token it verified and its claims until the token
-        expires. The same bytes verify the same way until then; an EdDSA or ES256 check costs
-        ~0.1 ms.
+        A refresh needs the claims twice (the rate limiter's per-session key, then the view,
+        both reading the same parsed body or cookie): each thread remembers the last token
+        object it verified, with its claims, until the token expires; an EdDSA or ES256 check
+        costs ~0.1 ms. Matched by identity, never by comparing its text with another token
+        (that would time a secret).
         """
         last = getattr(self._last_refresh, "value", None)
-        if last is not None and last[0] == encoded and last[1] > time.time():
+        if last is not None and last[0] is encoded and last[1] > time.time():
             return last[2]
         claims = self._verify(encoded, "refresh")
         decoded = RefreshClaims(
