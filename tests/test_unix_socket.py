@@ -7,7 +7,7 @@ import pytest
 from redis.connection import UnixDomainSocketConnection
 
 from app import create_app
-from app.auth import get_auth
+from app.store import get_store
 from tests.conftest import AuthActions
 from tests.servers import RedisServer
 
@@ -34,7 +34,7 @@ def make_socket_app(settings, socket_redis):
     yield build
     for app in apps:
         with app.app_context():
-            store = get_auth().store
+            store = get_store()
         store.close()
         store.client.close()
         for limiter in app.extensions.get("limiter", ()):
@@ -51,7 +51,7 @@ def test_the_service_runs_over_a_unix_socket(make_socket_app, socket_redis):
     assert auth.refresh(pair["refresh_token"]).json == rotated.json  # the grace replay
 
     with app.app_context():
-        store = get_auth().store
+        store = get_store()
     hot_connection = store._authorize._connection()
     assert isinstance(hot_connection, UnixDomainSocketConnection)
     # The data is in that server: the TCP side of the same process sees the session.

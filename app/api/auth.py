@@ -73,7 +73,7 @@ def _presented_refresh_token() -> tuple[str, bool, bool]:
     """The refresh token from the JSON body, ``Authorization: Bearer`` or the refresh cookie
     (exactly one of them); whether it came by cookie; whether cookies were asked for."""
     body = load_json(_refresh_schema, optional=True)
-    from_cookie = cookies.refresh_cookie() if cookies.sent() else None
+    from_cookie = cookies.refresh_cookie()
     offered = (body.get("refresh_token"), bearer_token(), from_cookie)
     presented = [token for token in offered if token]
     if len(presented) > 1:

@@ -37,20 +37,21 @@ def cookie_names() -> CookieNames:
     return CookieNames("access_token_cookie", "refresh_token_cookie")
 
 
-def sent() -> bool:
-    """Whether the request has a Cookie header at all: API clients send none, and the hot
-    paths then skip parsing an empty jar."""
-    return "HTTP_COOKIE" in request.environ
-
-
 def access_cookie() -> str | None:
     """The access token of a cookie-authenticated request."""
-    return request.cookies.get(cookie_names().access)
+    return _token_cookie("access")
 
 
 def refresh_cookie() -> str | None:
     """The refresh token of a cookie-authenticated request."""
-    return request.cookies.get(cookie_names().refresh)
+    return _token_cookie("refresh")
+
+
+def _token_cookie(kind: str) -> str | None:
+    # API clients send no Cookie header: every authenticated call then skips an empty jar.
+    if "HTTP_COOKIE" not in request.environ:
+        return None
+    return request.cookies.get(getattr(cookie_names(), kind))
 
 
 def csrf_header() -> str:

@@ -39,7 +39,7 @@ def access_token_required(view: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(view)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
         token = bearer_token()
-        from_cookie = cookies.access_cookie() if cookies.sent() else None
+        from_cookie = cookies.access_cookie()
         if token and from_cookie:
             raise ApiError("invalid_request", "Send the access token in one place only.", 400)
         csrf = None

@@ -6,7 +6,8 @@ PEM keys: the first signs, every one verifies, each under its own header
 ``{"alg","typ","kid"}``, where ``kid`` is the key's RFC 7638 thumbprint. The codec picks the key
 whose header is byte-for-byte the token's, so nothing a token says about keys (``kid``, ``jku``,
 ``jwk``, ``x5u``, another ``alg``) is ever trusted; a key the header does not name exactly is
-never tried. Signing and verifying are PyJWT's algorithm objects on keys prepared here.
+never tried. Signing and verifying are PyJWT's algorithm objects on keys prepared here
+(HS256 signs with the stdlib's HMAC, keyed once, which is what PyJWT's would compute).
 
 The public halves make the JWKS (``/.well-known/jwks.json``); the private halves never leave
 this module.

@@ -9,9 +9,10 @@ the hot path of every request, see bench/NOTES.md):
 - the header segment must be byte-for-byte one Rotor writes, and it alone picks the key; that
   refuses ``alg: none``, other algorithms, an unknown ``kid``, ``jku``/``jwk``/``x5u``/``crit``
   and every other header trick at once, and a ``kid`` is never looked up as such;
-- the signature is checked by PyJWT's algorithm object with the key prepared at startup (HMAC:
-  recomputed and compared in constant time in its canonical base64url form; EdDSA/ECDSA/RSA:
-  verified, and only its canonical base64url spelling is accepted);
+- the signature is checked with the key prepared at startup (HMAC: recomputed with the
+  stdlib's HMAC and compared in constant time in its canonical base64url form;
+  EdDSA/ECDSA/RSA: verified by PyJWT's algorithm object, and only its canonical base64url
+  spelling is accepted);
 - the claim set must be exactly the one Rotor issues for that token type, with ``iss``, ``aud``,
   ``exp`` and ``iat`` checked (no leeway), so a token of the wrong type or with extra or missing
   claims is refused.
