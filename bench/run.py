@@ -43,6 +43,9 @@ from tests.servers import Gunicorn, RedisServer, wait_until  # noqa: E402
 
 WRK_DIR = REPO / "bench" / "wrk"
 UNIX = "(unix socket)"  # scenario suffix: Rotor reaching Redis over its Unix socket
+# The ceiling plus one Redis round trip (bench/ceiling.py, /floor): the least any endpoint that
+# asks Redis something on every request costs; Rotor's hot paths make exactly one.
+FLOOR = "+ Redis"
 SECRET = "bench-secret-bench-secret-bench-secret-bench-secret-0123456789ab"
 PASSWORD = "bench password that is long enough"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -286,7 +289,8 @@ def main() -> int:
     parser.add_argument("--big", type=int, default=int(os.environ.get("BENCH_BIG", 1_000_000)),
                         help="sessions stored for the refresh p99 comparison")  # fmt: skip
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["login", "memory", "scale", "monitor", "unix"])  # fmt: skip
+                        choices=["login", "memory", "scale", "monitor", "unix",
+                                 "floor"])  # fmt: skip
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
     parser.add_argument("--algorithms", type=_algorithm_list,
                         default=os.environ.get("BENCH_ALGORITHMS", "HS256"),
@@ -331,6 +335,7 @@ def main() -> int:
             [rotor.pid, redis_server.process.pid],
             [rotor_unix.pid, redis_server.process.pid] if unix else [],
         )
+        floor = "floor" not in args.skip
         unix_refresh_tokens = workdir / "refresh-unix.txt"
         if unix:
             pairs = _sessions(rotor_unix.port, _accounts(rotor_unix.port, connections, "unix"))
@@ -338,6 +343,9 @@ def main() -> int:
         for _ in range(args.rounds):
             runs.append(wrk("ceiling GET", ceiling.url + "/ceiling", None,
                             server_pids=ceiling_pids, env={}, **common))  # fmt: skip
+            if floor:
+                runs.append(wrk(f"ceiling GET {FLOOR}", ceiling.url + "/floor", None,
+                                server_pids=ceiling_pids, env={}, **common))  # fmt: skip
             runs.append(wrk("me", rotor.url, "me.lua", server_pids=rotor_pids,
                             env={"ROTOR_BENCH_TOKENS": str(me_tokens)}, **common))  # fmt: skip
             if unix:
@@ -345,6 +353,10 @@ def main() -> int:
                                 env={"ROTOR_BENCH_TOKENS": str(me_tokens)}, **common))  # fmt: skip
             runs.append(wrk("ceiling POST", ceiling.url + "/ceiling", "ceiling_post.lua",
                             server_pids=ceiling_pids, env={}, **common))  # fmt: skip
+            if floor:
+                runs.append(wrk(f"ceiling POST {FLOOR}", ceiling.url + "/floor",
+                                "ceiling_post.lua", server_pids=ceiling_pids, env={},
+                                **common))  # fmt: skip
             runs.append(wrk("refresh", rotor.url, "refresh.lua", server_pids=rotor_pids,
                             env={"ROTOR_BENCH_TOKENS": str(refresh_tokens)}, **common))  # fmt: skip
             if unix:
@@ -426,22 +438,31 @@ def _summarize(runs: list[Run]) -> dict:
     pairs = [(f"{name}{suffix}", ceiling_name)
              for name, ceiling_name in (("me", "ceiling GET"), ("refresh", "ceiling POST"))
              for suffix in ("", f" {UNIX}")]  # fmt: skip
-    for rotor_name, ceiling_name in pairs:
-        if rotor_name not in summary:
+    pairs += [(f"{ceiling_name} {FLOOR}", ceiling_name)
+              for ceiling_name in ("ceiling GET", "ceiling POST")]  # fmt: skip
+    for name, ceiling_name in pairs:
+        if name not in summary:
             continue
-        rotor, ceiling = summary[rotor_name], summary[ceiling_name]
-        # Ratios per round (interleaved neighbours), then the median.
-        rotor_runs, ceiling_runs = by_name[rotor_name], by_name[ceiling_name]
-        rotor["rps_ratio"] = statistics.median(
-            r.rps / c.rps for r, c in zip(rotor_runs, ceiling_runs, strict=True)
-        )
-        rotor["cpu_ratio"] = statistics.median(
-            c.cpu_per_request_us / r.cpu_per_request_us
-            for r, c in zip(rotor_runs, ceiling_runs, strict=True)
-        )
-        rotor["ceiling"] = ceiling_name
-        del ceiling
+        summary[name].update(_ratios(by_name[name], by_name[ceiling_name]), ceiling=ceiling_name)
+        floor_name = f"{ceiling_name} {FLOOR}"
+        if name != floor_name and floor_name in summary:
+            # How close to the least one round trip costs: Rotor's own overhead.
+            to_floor = _ratios(by_name[name], by_name[floor_name])
+            summary[name]["cpu_ratio_to_floor"] = to_floor["cpu_ratio"]
     return summary
+
+
+def _ratios(runs: list[Run], ceiling_runs: list[Run]) -> dict[str, float]:
+    """Ratios per round (interleaved neighbours), then the median."""
+    return {
+        "rps_ratio": statistics.median(
+            r.rps / c.rps for r, c in zip(runs, ceiling_runs, strict=True)
+        ),
+        "cpu_ratio": statistics.median(
+            c.cpu_per_request_us / r.cpu_per_request_us
+            for r, c in zip(runs, ceiling_runs, strict=True)
+        ),
+    }
 
 
 def _algorithm_list(text: str) -> list[str]:
@@ -579,22 +600,24 @@ def _markdown(report: dict) -> str:
         f"machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"Python {report['machine']['python']}, Redis {report['machine']['redis']}",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s ratio | CPU ratio |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| scenario | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s ratio | CPU ratio "
+        f"| CPU ratio to ceiling {FLOOR} |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, s in report["scenarios"].items():
         ratio = f"{s['rps_ratio']:.2f}" if "rps_ratio" in s else ""
         cpu_ratio = f"{s['cpu_ratio']:.2f}" if "cpu_ratio" in s else ""
+        to_floor = f"{s['cpu_ratio_to_floor']:.2f}" if "cpu_ratio_to_floor" in s else ""
         lines.append(
             f"| {name} | {s['rps']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['non_2xx']} "
-            f"| {s['cpu_us_per_request']:.0f} | {ratio} | {cpu_ratio} |"
+            f"| {s['cpu_us_per_request']:.0f} | {ratio} | {cpu_ratio} | {to_floor} |"
         )
     if "login" in report:
         login = report["login"]
         lines.append(
             f"| login (bcrypt {login['bcrypt_rounds']}) | {login['rps']:.1f} | "
             f"{login['p50_ms']:.0f} | {login['p99_ms']:.0f} | {login['non_2xx']} | | "
-            f"{login['ratio']:.2f} of bound {login['bcrypt_bound_rps']:.1f}/s | |"
+            f"{login['ratio']:.2f} of bound {login['bcrypt_bound_rps']:.1f}/s | | |"
         )
     lines.append("")
     if "algorithms" in report:
