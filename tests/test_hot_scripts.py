@@ -101,6 +101,19 @@ def test_close_closes_every_thread_s_connection_and_a_later_call_reconnects(clie
     assert script(["counter"], [1]) == 3
 
 
+def test_closing_the_client_closes_the_script_s_connections_too(client):
+    """Whoever closes the client they gave the store leaves no socket open behind it."""
+    script = HotScript(client, COUNT)
+    assert script(["counter"], [1]) == 1
+    other = threading.Thread(target=script, args=(["counter"], [1]))
+    other.start()
+    other.join()
+    client.close()
+    assert len(script._opened) == 2
+    assert all(connection._sock is None for connection in script._opened)
+    assert script(["counter"], [1]) == 3  # and a later call reconnects
+
+
 @pytest.mark.parametrize("make_client", [lambda: fakeredis.FakeRedis(decode_responses=True)])
 def test_other_clients_go_the_client_s_own_way(make_client):
     script = HotScript(make_client(), COUNT)

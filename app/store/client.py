@@ -116,17 +116,19 @@ class HotScript:
 
     def _connection(self) -> Any:
         local = self._local
-        if getattr(local, "pid", None) != os.getpid():  # a forked child makes its own
-            pool = self._pool
-            local.connection = pool.connection_class(**pool.connection_kwargs)
+        if getattr(local, "pid", None) != os.getpid():  # a forked child takes its own
+            # Checked out of the client's pool and never given back: it stays this thread's,
+            # and closing the client (pool.disconnect) closes it with the others.
+            local.connection = self._pool.get_connection()
             local.pid = os.getpid()
             with self._opened_lock:
                 self._opened.append(local.connection)
         return local.connection
 
     def close(self) -> None:
-        """Close every thread's connection (a later call reconnects). In a forked child,
-        redis-py closes only the child's copy of a socket the parent still uses."""
+        """Close every thread's connection (a later call reconnects); closing the client does
+        it too. In a forked child, redis-py closes only the child's copy of a socket the parent
+        still uses."""
         with self._opened_lock:
             opened = list(self._opened)
         for connection in opened:
