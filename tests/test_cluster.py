@@ -94,13 +94,18 @@ def test_an_evicting_node_anywhere_in_the_cluster_is_reported(cluster_app, redis
     assert "noeviction" in body["warnings"][0]
 
 
-def test_the_app_starts_while_no_node_answers_and_says_503(settings):
+@pytest.mark.parametrize("rate_limits", [False, True], ids=["no-rate-limits", "rate-limits"])
+def test_the_app_starts_while_no_node_answers_and_says_503(settings, rate_limits):
+    """A worker must boot while the cluster is down (or gunicorn stops for good); the rate
+    limiter's storage connects on first use, as the store does."""
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    app = create_app(settings.replace(redis_url=nowhere, redis_cluster=True, redis_timeout=0.5))
+    app = create_app(settings.replace(redis_url=nowhere, redis_cluster=True, redis_timeout=0.5,
+                                      ratelimit_enabled=rate_limits))  # fmt: skip
     client = app.test_client()
     for response in (
         client.get("/readyz"),
         client.post("/api/auth/login", json={"email": "a@x.io", "password": PASSWORD}),
+        client.post("/api/auth/register", json={"email": "b@x.io", "password": PASSWORD}),
     ):
         assert response.status_code == 503
         assert response.json["error"]["code"] == "store_unavailable"

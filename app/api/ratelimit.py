@@ -8,17 +8,47 @@ verified token) and per IP. Register: per IP. A breach answers 429 ``rate_limite
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
+from limits.storage import RedisClusterStorage, RedisStorage, Storage
 
 from app import audit
 from app.api.principal import bearer_token
 from app.auth import get_auth
 from app.errors import ApiError
+from app.store.client import DeferredCluster
 from config import Settings
+
+
+class DeferredClusterStorage(RedisClusterStorage):
+    """limits' Redis Cluster storage on a cluster client built on first use.
+
+    limits builds its ``RedisCluster`` in the constructor, which reads the topology: with no
+    node answering, the app could not be created and a gunicorn worker could not boot (the
+    arbiter then stops, and does not come back with the cluster). On a ``DeferredCluster``,
+    as Rotor's own store, limited requests answer 503 until a node answers.
+    """
+
+    STORAGE_SCHEME: ClassVar[list[str]] = ["rotor+cluster"]  # limits registers it by scheme
+
+    def __init__(
+        self,
+        uri: str,
+        key_prefix: str = RedisStorage.PREFIX,
+        wrap_exceptions: bool = False,
+        **options: float | str | bool,
+    ) -> None:
+        # What RedisClusterStorage.__init__ sets, with the client deferred.
+        self.key_prefix = key_prefix
+        self.target_server = "redis"
+        self.dependency = self.dependencies["redis"].module
+        url = "redis://" + uri.partition("://")[2]
+        self.storage = DeferredCluster(url, {"decode_responses": False, **options})
+        self.initialize_storage(uri)  # registers its scripts; DeferredCluster does not connect
+        Storage.__init__(self, uri, wrap_exceptions, **options)
 
 
 def _account() -> str:
@@ -62,7 +92,7 @@ def _storage_uri(settings: Settings) -> str:
         return "memory://"
     scheme, _, rest = settings.redis_url.partition("://")
     if settings.redis_cluster:
-        return "redis+cluster://" + rest
+        return DeferredClusterStorage.STORAGE_SCHEME[0] + "://" + rest
     if scheme == "unix":  # a Redis on this host, over its Unix socket
         return "redis+unix://" + rest
     return settings.redis_url
