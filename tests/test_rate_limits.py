@@ -84,7 +84,8 @@ def test_refreshes_of_one_session_are_limited(limited):
     assert auth.refresh(token).status_code == 429  # refused before it was consumed
 
 
-def test_a_limited_refresh_verifies_its_token_once(limited, monkeypatch):
+@pytest.mark.parametrize("sent_in", ["body", "authorization header"])
+def test_a_limited_refresh_verifies_its_token_once(limited, monkeypatch, sent_in):
     """The limiter's per-session key and the view need the same claims: one verification."""
     auth = limited()
     pair = auth.register_and_login()
@@ -96,7 +97,11 @@ def test_a_limited_refresh_verifies_its_token_once(limited, monkeypatch):
         return original(self, encoded, token_type)
 
     monkeypatch.setattr(TokenCodec, "_verify", counting)
-    assert auth.refresh(pair["refresh_token"]).status_code == 200
+    if sent_in == "body":
+        response = auth.refresh(pair["refresh_token"])
+    else:
+        response = auth.post("/api/auth/refresh", pair["refresh_token"])
+    assert response.status_code == 200
     assert verified == ["refresh"]
 
 

@@ -20,16 +20,23 @@ def bearer_token() -> str | None:
     """The token of ``Authorization: Bearer <token>``; None without a Bearer header.
 
     Tokens are read from this header (and the JSON body on /refresh), never from the URL.
+    The same string object every call of a request: the codec's refresh-token memo matches
+    by identity, and a rate-limited refresh reads the token twice (limiter key, then view).
     """
     header = request.headers.get("Authorization")
     if header is None:
         return None
+    environ = request.environ
+    parsed = environ.get("rotor.bearer")
+    if parsed is not None and parsed[0] is header:
+        return parsed[1]
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "bearer":
         return None  # another scheme: as if no credentials were sent (RFC 6750 3)
     value = value.strip()
     if not value or " " in value:
         raise ApiError("invalid_request", "The Authorization header must be 'Bearer <token>'.", 400)
+    environ["rotor.bearer"] = (header, value)
     return value
 
 
