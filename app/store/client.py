@@ -67,7 +67,8 @@ def connect(settings: Settings) -> Any:
 
 
 class HotScript:
-    """A Lua script for the hot path: EVALSHA on a connection this thread keeps to itself.
+    """A Lua script for the hot path: EVALSHA on a connection this thread keeps to itself
+    (taken from the client's pool once and never given back, so closing the client closes it).
 
     redis-py's command path (pool checkout with a readiness poll, retry wrapper, observability
     hooks) costs more client CPU than the command (~70 µs of ~120 here, see bench/NOTES.md),

@@ -32,7 +32,8 @@ class Store:
         self._end_sessions = client.register_script(load_script("end_sessions"))
 
     def close(self) -> None:
-        """Close the hot-path scripts' own connections; the client belongs to whoever made it."""
+        """Close the hot-path scripts' own connections (closing the client closes them too);
+        the client belongs to whoever made it."""
         self._authorize.close()
         self._rotate.close()
 
