@@ -106,6 +106,28 @@ def _cpu_split(pids: list[int]) -> tuple[float, float]:
     return user / CLOCK_TICKS, system / CLOCK_TICKS
 
 
+def busy_processes(interval: float = 1.0, threshold: float = 0.05) -> list[str]:
+    """Other processes using more than ``threshold`` of a core now: load that skews every
+    number of the run (a stray server left by an aborted run did, more than once)."""
+
+    def sample() -> dict[int, float]:
+        pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+        return {pid: _cpu_seconds([pid]) for pid in pids if pid != os.getpid()}
+
+    before = sample()
+    time.sleep(interval)
+    busy = []
+    for pid, seconds in sample().items():
+        share = (seconds - before.get(pid, seconds)) / interval
+        if share > threshold:
+            try:
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except FileNotFoundError:
+                continue
+            busy.append(f"pid {pid} ({name}): {share:.0%} of a core")
+    return busy
+
+
 def _is_redis(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip() == "redis-server"
@@ -314,6 +336,10 @@ def main() -> int:
         print("bench: wrk is missing: `make bench` installs it (Debian package `wrk`)",
               file=sys.stderr)  # fmt: skip
         return 2
+    busy = busy_processes()
+    if busy:
+        print("bench: WARNING, other processes are busy; numbers will be skewed:", *busy,
+              sep="\n  ", file=sys.stderr)  # fmt: skip
     workdir = Path(tempfile.mkdtemp(prefix="rotor-bench-"))
     redis_server = RedisServer(workdir / "redis", unix_socket=True).start()
     gunicorn_args = ("--workers", str(args.workers), "--worker-class", "sync")
@@ -333,7 +359,8 @@ def main() -> int:
     for server in (rotor, ceiling, *([rotor_unix] if unix else [])):
         # Workers fork after the port listens: measure only once every one of them is up.
         wait_until(lambda s=server: len(_process_tree(s.pid)) > args.workers, timeout=30)
-    report: dict = {"machine": _machine(), "settings": vars(args) | {"json": str(args.json)}}
+    report: dict = {"machine": _machine(), "settings": vars(args) | {"json": str(args.json)},
+                    "busy_processes_at_start": busy}  # fmt: skip
     runs: list[Run] = []
     failures: list[str] = []
     try:
@@ -634,6 +661,9 @@ def _markdown(report: dict) -> str:
     lines.append("")
     if "algorithms" in report:
         lines += [*_algorithm_table(report["algorithms"]), ""]
+    if report.get("busy_processes_at_start"):
+        lines.append("Other processes were busy when the run started: "
+                     + "; ".join(report["busy_processes_at_start"]))  # fmt: skip
     if "redis_round_trips_per_request" in report:
         trips = report["redis_round_trips_per_request"]
         lines.append(f"Redis round trips per request: refresh {trips['refresh']:.2f}, "
