@@ -4,7 +4,9 @@ Starts its own redis-server and, under the same gunicorn settings, Rotor and the
 (bench/ceiling.py); drives both with wrk, interleaved (ceiling, Rotor, ceiling, Rotor ...), and
 reports requests/s, p50/p99, non-2xx counts and two ratios to the ceiling of the same run:
 requests/s, and CPU time per request summed over every server process (gunicorn master and
-workers, redis-server) from /proc, which other load on a shared machine moves far less.
+workers, redis-server) from /proc, which other load on a shared machine moves far less. The
+"+ Redis" rows are the ceiling plus one Redis round trip (the floor of any endpoint that asks
+Redis something per request); Rotor's rows also get their CPU ratio to that floor.
 
 It also counts Redis round trips per request (top-level MONITOR entries; a script's inner calls
 are not round trips), Redis memory per session, refresh p99 with 1,000 vs 1,000,000 sessions
