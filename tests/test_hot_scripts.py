@@ -89,29 +89,25 @@ def test_a_script_error_reaches_the_caller_and_the_connection_stays_usable(clien
     assert HotScript(client, COUNT)(["counter"], [2]) == 2
 
 
-def test_close_closes_every_thread_s_connection_and_a_later_call_reconnects(client):
-    script = HotScript(client, COUNT)
-    assert script(["counter"], [1]) == 1
-    other = threading.Thread(target=script, args=(["counter"], [1]))
-    other.start()
-    other.join()
-    assert len(script._opened) == 2
-    script.close()
-    assert all(connection._sock is None for connection in script._opened)
-    assert script(["counter"], [1]) == 3
-
-
-def test_closing_the_client_closes_the_script_s_connections_too(client):
+def test_closing_the_client_closes_every_thread_s_connection_and_a_later_call_reconnects(
+    client,
+):
     """Whoever closes the client they gave the store leaves no socket open behind it."""
     script = HotScript(client, COUNT)
-    assert script(["counter"], [1]) == 1
-    other = threading.Thread(target=script, args=(["counter"], [1]))
+    connections = []
+
+    def call() -> None:
+        script(["counter"], [1])
+        connections.append(script._connection())
+
+    call()
+    other = threading.Thread(target=call)
     other.start()
     other.join()
+    assert len({id(connection) for connection in connections}) == 2
     client.close()
-    assert len(script._opened) == 2
-    assert all(connection._sock is None for connection in script._opened)
-    assert script(["counter"], [1]) == 3  # and a later call reconnects
+    assert all(connection._sock is None for connection in connections)
+    assert script(["counter"], [1]) == 3
 
 
 @pytest.mark.parametrize("make_client", [lambda: fakeredis.FakeRedis(decode_responses=True)])

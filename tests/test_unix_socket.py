@@ -35,7 +35,6 @@ def make_socket_app(settings, socket_redis):
     for app in apps:
         with app.app_context():
             store = get_store()
-        store.close()
         store.client.close()
         for limiter in app.extensions.get("limiter", ()):
             limiter.storage.storage.close()

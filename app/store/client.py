@@ -86,8 +86,6 @@ class HotScript:
         pool = client.connection_pool if type(client) is redis.Redis else None
         self._pool = pool if type(pool) is redis.ConnectionPool else None
         self._local = threading.local()
-        self._opened: list[Any] = []  # every thread's connection, for close()
-        self._opened_lock = threading.Lock()
 
     def __call__(self, keys: list[str], args: list[Any] | tuple[()] = ()) -> Any:
         if self._pool is None:
@@ -122,18 +120,7 @@ class HotScript:
             # and closing the client (pool.disconnect) closes it with the others.
             local.connection = self._pool.get_connection()
             local.pid = os.getpid()
-            with self._opened_lock:
-                self._opened.append(local.connection)
         return local.connection
-
-    def close(self) -> None:
-        """Close every thread's connection (a later call reconnects); closing the client does
-        it too. In a forked child, redis-py closes only the child's copy of a socket the parent
-        still uses."""
-        with self._opened_lock:
-            opened = list(self._opened)
-        for connection in opened:
-            connection.disconnect()
 
 
 def is_cluster(client: Any) -> bool:

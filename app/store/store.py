@@ -31,12 +31,6 @@ class Store:
         self._create_session = client.register_script(load_script("create_session"))
         self._end_sessions = client.register_script(load_script("end_sessions"))
 
-    def close(self) -> None:
-        """Close the hot-path scripts' own connections (closing the client closes them too);
-        the client belongs to whoever made it."""
-        self._authorize.close()
-        self._rotate.close()
-
     # -- health ---------------------------------------------------------------------------
 
     @translates_redis_errors
