@@ -130,6 +130,7 @@ test("a refresh Rotor could not serve (503) keeps the session and rejects the ca
   await assert.rejects(client.refresh(), { name: "RotorError", status: 503 });
   assert.equal(fetch.refreshes().length, 3); // the first try and both retries
   assert.equal(await client.isSignedIn(), true);
+  assert.deepEqual(seen.map(([name]) => name), ["signedIn"]); // not signed out
   assert.equal(await client.refresh(), true); // Rotor is back: the same token still refreshes
-  assert.deepEqual(seen.map(([name]) => name), ["signedIn"]);
+  assert.deepEqual(seen.map(([name]) => name), ["signedIn", "refreshed"]);
 });
