@@ -190,8 +190,9 @@ var RotorClient = class {
     this.send = custom ? (request) => custom(request) : (request) => globalThis.fetch(request);
     this.lockName = options.lockName ?? `rotor-refresh:${this.jar ? "cookies" : this.storageKey}`;
     this.lock = this.pickLock(options);
-    this.refreshTimeoutMs = options.refreshTimeoutMs ?? 1e4;
+    this.refreshTimeoutMs = options.refreshTimeoutMs ?? 5e3;
     this.retryDelaysMs = options.refreshRetryDelaysMs ?? [250, 1e3];
+    this.retryWindowMs = options.refreshRetryWindowMs ?? 8e3;
   }
   /** Subscribe to `signedIn`, `refreshed` or `signedOut`; returns the unsubscribe function. */
   on(event, listener) {
@@ -331,9 +332,13 @@ var RotorClient = class {
    * same new pair instead of treating it as reuse. Only a 401 ends the session here.
    */
   async rotate(current) {
+    const firstAttemptAt = Date.now();
     let failure;
     for (const delay of [0, ...this.retryDelaysMs]) {
-      if (delay > 0) await sleep(delay);
+      if (delay > 0) {
+        if (Date.now() + delay - firstAttemptAt > this.retryWindowMs) break;
+        await sleep(delay);
+      }
       let answer;
       try {
         answer = await this.postRefresh(current);

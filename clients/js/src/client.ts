@@ -70,14 +70,19 @@ export interface RotorClientOptions {
   lockWaitMs?: number;
   /** The fallback lease's lifetime: how long a tab closed mid-refresh can hold up the others. */
   leaseMs?: number;
-  /** One refresh attempt's limit. */
+  /** One refresh attempt's limit (5 s). */
   refreshTimeoutMs?: number;
   /**
    * Pauses before presenting the same refresh token again when a refresh got no answer (a
-   * network error, a timeout, a 5xx). They must end well inside Rotor's REFRESH_REUSE_GRACE
-   * (10 s by default), where Rotor answers a repeat with the same new pair.
+   * network error, a timeout, a 5xx): 250 ms, then 1 s.
    */
   refreshRetryDelaysMs?: readonly number[];
+  /**
+   * How long after the first attempt a retry may still be sent (8 s). Keep it inside Rotor's
+   * REFRESH_REUSE_GRACE (10 s by default), where Rotor answers a repeat with the same new pair;
+   * later, a repeat of a token Rotor did rotate would be reuse, and end the session.
+   */
+  refreshRetryWindowMs?: number;
 }
 
 /** The tokens a call was sent with: the access token, or in cookie mode the refresh CSRF
@@ -110,6 +115,7 @@ export class RotorClient {
   private readonly events = new Emitter();
   private readonly refreshTimeoutMs: number;
   private readonly retryDelaysMs: readonly number[];
+  private readonly retryWindowMs: number;
   /** Bearer mode: the tokens as last read or written; undefined until first read. */
   private cache: Tokens | null | undefined;
   private inflight: Promise<Current | null> | null = null;
@@ -127,8 +133,9 @@ export class RotorClient {
     this.send = custom ? (request) => custom(request) : (request) => globalThis.fetch(request);
     this.lockName = options.lockName ?? `rotor-refresh:${this.jar ? "cookies" : this.storageKey}`;
     this.lock = this.pickLock(options);
-    this.refreshTimeoutMs = options.refreshTimeoutMs ?? 10_000;
+    this.refreshTimeoutMs = options.refreshTimeoutMs ?? 5_000;
     this.retryDelaysMs = options.refreshRetryDelaysMs ?? [250, 1000];
+    this.retryWindowMs = options.refreshRetryWindowMs ?? 8_000;
   }
 
   /** Subscribe to `signedIn`, `refreshed` or `signedOut`; returns the unsubscribe function. */
@@ -307,9 +314,13 @@ export class RotorClient {
    * same new pair instead of treating it as reuse. Only a 401 ends the session here.
    */
   private async rotate(current: Current): Promise<Current | null> {
+    const firstAttemptAt = Date.now();
     let failure: unknown;
     for (const delay of [0, ...this.retryDelaysMs]) {
-      if (delay > 0) await sleep(delay);
+      if (delay > 0) {
+        if (Date.now() + delay - firstAttemptAt > this.retryWindowMs) break; // past the grace
+        await sleep(delay);
+      }
       let answer: { status: number; body: unknown };
       try {
         answer = await this.postRefresh(current);

@@ -134,3 +134,22 @@ test("a refresh Rotor could not serve (503) keeps the session and rejects the ca
   assert.equal(await client.refresh(), true); // Rotor is back: the same token still refreshes
   assert.deepEqual(seen.map(([name]) => name), ["signedIn", "refreshed"]);
 });
+
+test("a retry that would leave the grace window is not sent; the session stays", async () => {
+  const lost = async (request, send) => {
+    const response = await send(request);
+    if (request.url.endsWith("/refresh")) throw new TypeError("fetch failed: connection reset");
+    return response;
+  };
+  // The window is shorter than the pause: a repeat now could reach Rotor after its grace.
+  const { client, fetch, seen } = await signedIn(lost, {
+    refreshRetryDelaysMs: [250],
+    refreshRetryWindowMs: 100,
+  });
+
+  await assert.rejects(client.refresh(), { name: "TypeError" });
+
+  assert.equal(fetch.refreshes().length, 1);
+  assert.equal(await client.isSignedIn(), true);
+  assert.deepEqual(seen.map(([name]) => name), ["signedIn"]);
+});

@@ -119,17 +119,19 @@ def test_a_reused_refresh_token_ends_the_session_with_its_reason(rotor, flavour)
     assert auth.tokens is None
 
 
-class DropFirstRefreshAnswer(httpx.BaseTransport):
-    """Sends every request; the first refresh's answer is read and then lost on the way back."""
+class DropRefreshAnswers(httpx.BaseTransport):
+    """Sends every request; the first ``count`` refresh answers are read, then lost on the way
+    back."""
 
-    def __init__(self) -> None:
+    def __init__(self, count: int = 1) -> None:
         self.inner = httpx.HTTPTransport()
-        self.dropped: dict[str, Any] | None = None
+        self.count = count
+        self.dropped: list[dict[str, Any]] = []
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self.inner.handle_request(request)
-        if self.dropped is None and request.url.path.endswith("/refresh"):
-            self.dropped = json.loads(response.read())
+        if len(self.dropped) < self.count and request.url.path.endswith("/refresh"):
+            self.dropped.append(json.loads(response.read()))
             response.close()
             raise httpx.ReadError("connection reset by peer", request=request)
         return response
@@ -137,7 +139,7 @@ class DropFirstRefreshAnswer(httpx.BaseTransport):
 
 def test_a_refresh_whose_answer_is_lost_recovers_through_the_grace_replay(rotor):
     user = rotor.new_user()
-    transport = DropFirstRefreshAnswer()
+    transport = DropRefreshAnswers()
     recorder = Recorder()
     hooks = {"request": [lambda r: recorder.saw(r.url.path, r.content)]}
     auth_client = httpx.Client(transport=transport, event_hooks=hooks, timeout=10)
@@ -151,8 +153,28 @@ def test_a_refresh_whose_answer_is_lost_recovers_through_the_grace_replay(rotor)
 
     # The same refresh token twice, and Rotor's replay of the lost pair is what the auth kept.
     assert recorder.refreshes() == [{"refresh_token": login.refresh_token}] * 2
-    assert auth.tokens.refresh_token == transport.dropped["refresh_token"]
+    assert auth.tokens.refresh_token == transport.dropped[0]["refresh_token"]
     assert rotor.call("POST", "/refresh", {"refresh_token": auth.tokens.refresh_token}).is_success
+
+
+def test_no_retry_leaves_the_grace_window_and_the_session_stays(rotor):
+    user = rotor.new_user()
+    pair = rotor.call("POST", "/login", user).json()
+    recorder = Recorder()
+    hooks = {"request": [lambda r: recorder.saw(r.url.path, r.content)]}
+    auth_client = httpx.Client(transport=DropRefreshAnswers(count=99), event_hooks=hooks)
+    # The window is shorter than the pause: a repeat now could reach Rotor after its grace.
+    auth = HttpxAuth(
+        rotor.url, tokens=pair, client=auth_client, retry_delays=(0.25,), retry_window=0.1
+    )
+    app = httpx.Client(auth=auth, timeout=10)
+    rotor.wait_until_expired(pair["access_token"])
+
+    with pytest.raises(httpx.ReadError):  # the transport's own error, as without the auth
+        app.get(f"{rotor.url}/api/auth/me")
+
+    assert len(recorder.refreshes()) == 1
+    assert auth.tokens == Tokens.from_pair(pair)  # kept: no answer is not a sign-out
 
 
 def test_stored_tokens_are_used_and_an_ended_session_without_credentials_raises(rotor):

@@ -106,6 +106,7 @@ class RotorSession:
         tokens: Tokens | Mapping[str, Any] | None = None,
         on_tokens: TokensCallback | None = None,
         retry_delays: tuple[float, ...] = (0.25, 1.0),
+        retry_window: float = 8.0,
     ) -> None:
         if tokens is None and (email is None or password is None):
             raise ValueError("give tokens, or an email and a password to log in with")
@@ -117,6 +118,10 @@ class RotorSession:
         self._tokens: Tokens | None = tokens
         self._on_tokens = on_tokens
         self._retry_delays = retry_delays
+        # Retries go out only this long after the first attempt: inside Rotor's grace window
+        # (REFRESH_REUSE_GRACE, 10 s by default). Later, repeating a token Rotor did rotate
+        # would be reuse and end the session.
+        self._retry_window = retry_window
         self._ended: SignOutReason | None = None
 
     @property
@@ -175,8 +180,11 @@ class RotorSession:
         the same new pair instead of treating it as reuse. Only a 401 ends the session."""
         body = {"refresh_token": current.refresh_token}
         failure: Exception | None = None
+        first_attempt_at = time.monotonic()
         for delay in (0.0, *self._retry_delays):
             if delay:
+                if time.monotonic() + delay - first_attempt_at > self._retry_window:
+                    break
                 time.sleep(delay)
             try:
                 status, answer = self._post(f"{self._auth_url}/refresh", body, None)
@@ -195,6 +203,8 @@ class RotorSession:
             failure = RotorError.from_answer(status, answer)
             if status < 500:
                 break  # 400, 403, 429: the same request again will not help
+        if isinstance(failure, NoAnswer) and failure.__cause__ is not None:
+            raise failure.__cause__  # the transport's own error (httpx.ReadError, ...)
         assert failure is not None
         raise failure
 

@@ -33,13 +33,14 @@ class HttpxAuth(httpx.Auth):
         on_tokens: TokensCallback | None = None,
         client: httpx.Client | None = None,
         retry_delays: tuple[float, ...] = (0.25, 1.0),
+        retry_window: float = 8.0,
     ) -> None:
         # Rotor's own endpoints go through this client (its transport, TLS and proxy settings),
         # never through the one being authenticated, whose requests wait on the refresh.
-        self._client = client if client is not None else httpx.Client(timeout=10.0)
+        self._client = client if client is not None else httpx.Client(timeout=5.0)
         self.session = RotorSession(
             base_url, self._post, email=email, password=password, tokens=tokens,
-            on_tokens=on_tokens, retry_delays=retry_delays,
+            on_tokens=on_tokens, retry_delays=retry_delays, retry_window=retry_window,
         )  # fmt: skip
 
     @property

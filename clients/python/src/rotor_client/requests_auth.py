@@ -34,15 +34,16 @@ class RequestsAuth(AuthBase):
         tokens: Tokens | Mapping[str, Any] | None = None,
         on_tokens: TokensCallback | None = None,
         session: requests.Session | None = None,
-        timeout: float = 10.0,
+        timeout: float = 5.0,
         retry_delays: tuple[float, ...] = (0.25, 1.0),
+        retry_window: float = 8.0,
     ) -> None:
         # Rotor's own endpoints go through this session (its adapters, TLS and proxy settings).
         self._http = session if session is not None else requests.Session()
         self._timeout = timeout
         self.session = RotorSession(
             base_url, self._post, email=email, password=password, tokens=tokens,
-            on_tokens=on_tokens, retry_delays=retry_delays,
+            on_tokens=on_tokens, retry_delays=retry_delays, retry_window=retry_window,
         )  # fmt: skip
 
     @property
