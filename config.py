@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from limits import parse_many
 
@@ -228,6 +229,13 @@ class Settings:
             raise ConfigError(f"REUSE_POLICY must be one of {', '.join(REUSE_POLICIES)}")
         if not settings.redis_key_prefix:
             raise ConfigError("REDIS_KEY_PREFIX must not be empty")
+        if "{" in settings.redis_key_prefix or "}" in settings.redis_key_prefix:
+            # Redis Cluster hashes the first {...} of a key: a brace in the prefix would make
+            # it the hash tag of every key, and put every user in one slot.
+            raise ConfigError(
+                "REDIS_KEY_PREFIX must not contain { or }: Rotor's keys carry a hash tag of "
+                "their own, and one in the prefix would put every user in one Cluster slot"
+            )
         for name in ("login_account", "login_ip", "refresh_session", "refresh_ip", "register_ip"):
             try:
                 parse_many(getattr(settings, f"ratelimit_{name}"))
@@ -308,14 +316,27 @@ class Settings:
         summary["jwt_signing_keys"] = [key.source for key in self.jwt_signing_keys]
         summary["metrics_token"] = "<set>" if self.metrics_token else "<unset>"
         if self.redis_url:
-            summary["redis_url"] = _redact_url(self.redis_url)
+            summary["redis_url"] = redact_url(self.redis_url)
         return summary
 
 
-def _redact_url(url: str) -> str:
-    """Hide a password in a redis:// URL before it reaches a log."""
+# Query parameters of a URL that hold, or may hold, a credential (redis-py passes unknown
+# ones to the connection: ?password=..., ?username=..., ssl_keyfile_password=...).
+_CREDENTIAL_PARAM = re.compile(r"pass|pwd|secret|token|key|auth|user|cred", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a log: ``user:password@`` and every credential-like query parameter
+    (``?password=``, ``?username=``, ``?token=``...) replaced by ``***``."""
     scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    _credentials, _, host = rest.rpartition("@")
-    return f"{scheme}{sep}***@{host}"
+    location, query_sep, query = rest.partition("?")
+    if "@" in location:  # the last one: a password may hold "@" or "/" (percent-encoded or not)
+        location = "***@" + location.rpartition("@")[2]
+    if query_sep:
+        params = []
+        for param in query.split("&"):
+            name, eq, _value = param.partition("=")
+            secret = _CREDENTIAL_PARAM.search(unquote(name))
+            params.append(f"{name}{eq}***" if secret and eq else param)
+        query = "&".join(params)
+    return f"{scheme}{sep}{location}{query_sep}{query}"
