@@ -23,9 +23,12 @@ from tests.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
 
-ROTATE_SHA = (
-    hashlib.sha1(load_script("rotate").encode(), usedforsecurity=False).hexdigest().encode()
-)
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(load_script(script).encode(), usedforsecurity=False).hexdigest()
+
+
+ROTATE_SHA = _sha("rotate").encode()
 
 
 class ReplyDroppingProxy:
@@ -95,21 +98,22 @@ def _recv(sock: socket.socket) -> bytes:
 
 
 class LosesArmedReply(redis.Connection):
-    """A connection that, when armed, reads the answer of the next rotate script and raises
-    a timeout instead of returning it: redis-py then sends the command again."""
+    """A connection that, when armed, reads the answer of the next run of the script ``sha``
+    and raises a timeout instead of returning it: redis-py then sends the command again."""
 
     armed = threading.Event()
+    sha = ""
     lost = 0
     sent = 0
 
     def send_command(self, *args, **kwargs):
-        self._rotating = args[:2] == ("EVALSHA", ROTATE_SHA.decode())
-        LosesArmedReply.sent += self._rotating
+        self._watched = args[:2] == ("EVALSHA", LosesArmedReply.sha)
+        LosesArmedReply.sent += self._watched
         return super().send_command(*args, **kwargs)
 
     def read_response(self, *args, **kwargs):
         response = super().read_response(*args, **kwargs)
-        if getattr(self, "_rotating", False) and self.armed.is_set():
+        if getattr(self, "_watched", False) and self.armed.is_set():
             self.armed.clear()
             LosesArmedReply.lost += 1
             raise redis.TimeoutError("Timeout reading from socket (the test lost the answer)")
@@ -125,8 +129,21 @@ class FaultyPool(redis.ConnectionPool):
 def server(redis_server: RedisServer) -> RedisServer:
     with redis_server.client() as client:
         client.flushdb()
-        client.script_load(load_script("rotate"))  # the lost answer is the script's, not NOSCRIPT
+        for script in ("rotate", "create_session"):  # lost answers are the script's, not NOSCRIPT
+            client.script_load(load_script(script))
     return redis_server
+
+
+@pytest.fixture
+def faulty_client(server: RedisServer) -> Iterator[redis.Redis]:
+    """A client whose armed connection loses one answer and lets redis-py retry (no backoff)."""
+    pool = FaultyPool(connection_class=LosesArmedReply, port=server.port,
+                      decode_responses=True, retry=Retry(NoBackoff(), 1))  # fmt: skip
+    LosesArmedReply.lost = LosesArmedReply.sent = 0
+    client = redis.Redis(connection_pool=pool)
+    yield client
+    LosesArmedReply.armed.clear()
+    client.close()
 
 
 @pytest.fixture
@@ -165,16 +182,26 @@ def test_a_rotation_resent_after_a_dropped_connection_is_not_reuse(settings, pro
 
 
 @pytest.mark.parametrize("grace", [0, 10])
-def test_a_rotation_redis_py_retries_after_a_timeout_is_not_reuse(settings, server, grace):
-    pool = FaultyPool(connection_class=LosesArmedReply, port=server.port,
-                      decode_responses=True, retry=Retry(NoBackoff(), 1))  # fmt: skip
-    client = redis.Redis(connection_pool=pool)
-    auth = _auth(settings, client, grace)
+def test_a_rotation_redis_py_retries_after_a_timeout_is_not_reuse(settings, faulty_client, grace):
+    auth = _auth(settings, faulty_client, grace)
     pair = auth.register_and_login()
-    LosesArmedReply.lost = LosesArmedReply.sent = 0
 
+    LosesArmedReply.sha, LosesArmedReply.sent = ROTATE_SHA.decode(), 0
     LosesArmedReply.armed.set()
     response = auth.refresh(pair["refresh_token"])
     assert (LosesArmedReply.lost, LosesArmedReply.sent) == (1, 2)
     _assert_rotation_survived(auth, pair, response)
-    client.close()
+
+
+def test_a_login_redis_py_retries_after_a_timeout_opens_one_session(settings, faulty_client):
+    auth = _auth(settings, faulty_client, 10)
+    user = auth.register()
+    others = [auth.login(user["email"]) for _ in range(2)]
+
+    LosesArmedReply.sha, LosesArmedReply.sent = _sha("create_session"), 0
+    LosesArmedReply.armed.set()
+    pair = auth.login(user["email"])
+    assert (LosesArmedReply.lost, LosesArmedReply.sent) == (1, 2)
+    sessions = auth.get("/api/auth/sessions", pair["access_token"]).json["sessions"]
+    assert sorted(s["id"] for s in sessions) == sorted(p["session_id"] for p in [*others, pair])
+    assert auth.refresh(pair["refresh_token"]).status_code == 200

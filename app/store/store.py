@@ -12,11 +12,19 @@ from typing import Any
 
 import redis
 
-from app.store.client import HotScript, is_cluster, load_script, translates_redis_errors
+from app.store.client import (
+    HotScript,
+    StoreUnavailable,
+    is_cluster,
+    load_script,
+    translates_redis_errors,
+)
 from app.store.keys import KeySpace
 from app.store.records import Rotation, SessionRecord, UserRecord
 
-CREATE_SESSION_ATTEMPTS = 5
+# A login calls its script again while the session it must evict was opened after it read the
+# index (many logins of one user at once); then it gives up with 503 rather than wait its turn.
+CREATE_SESSION_ATTEMPTS = 16
 SCAN_BATCH = 500  # keys per SCAN call in operator loops: large enough, short enough
 
 
@@ -125,12 +133,14 @@ class Store:
         """Open a session; returns the ids evicted to stay within ``limit``, None if the user
         is gone or disabled.
 
-        Reads the index, then runs the script with every listed session's keys; if a login
-        raced in between, the script says so and we read again (bounded).
+        Reads the index, then runs the script with every listed session's keys; if the session
+        to evict was opened by a login in between, the script says so with the index as it is
+        now, and we call again with that, a bounded number of times: then StoreUnavailable
+        (503, try again), never a 500.
         """
         keys = self.keys
+        known = self.client.zrange(keys.sessions(uid), 0, -1)
         for _ in range(CREATE_SESSION_ATTEMPTS):
-            known = self.client.zrange(keys.sessions(uid), 0, -1)
             script_keys = [keys.user(uid), keys.sessions(uid), keys.session(uid, sid)]
             for other in known:
                 script_keys += [keys.session(uid, other), keys.grace(uid, other)]
@@ -152,7 +162,8 @@ class Store:
                 return list(result[1:])
             if result[0] == "disabled":
                 return None
-        raise RuntimeError("the session index kept changing; login not recorded")
+            known = result[1:]
+        raise StoreUnavailable("the user's sessions kept changing under concurrent logins")
 
     @translates_redis_errors
     def authorize(self, uid: str, sid: str, jti: str) -> tuple[str, int] | None:
