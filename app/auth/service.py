@@ -114,7 +114,12 @@ class AuthService:
                          user_id=user.id, session_id=principal.session_id)  # fmt: skip
             raise _invalid_credentials(403)
         now_ms = int(self.clock() * 1000)
-        self.store.set_password_hash(user.id, self.hasher.hash(new), now_ms)
+        if not self.store.set_password_hash(
+            user.id, self.hasher.hash(new), checked_epoch=user.password_epoch, changed_ms=now_ms
+        ):  # another change came first: ``current`` is no longer the password
+            audit.record("password_changed", outcome="failed", reason="password_changed",
+                         user_id=user.id, session_id=principal.session_id)  # fmt: skip
+            raise _invalid_credentials(403)
         # After the new hash is stored, so any session opened with the old password is listed.
         ended = self.store.end_all_sessions(user.id, keep=[principal.session_id])
         audit.record("password_changed", outcome="ok", user_id=user.id,
@@ -152,7 +157,7 @@ class AuthService:
             absolute_deadline=absolute_deadline,
             csrf=cookies,
         )
-        evicted = self.store.create_session(
+        opening = self.store.create_session(
             user.id,
             sid,
             token_hash(pair.refresh_token),
@@ -162,12 +167,13 @@ class AuthService:
             ip=ip,
             user_agent=user_agent[:USER_AGENT_MAX],
             limit=settings.max_sessions_per_user,
+            password_epoch=user.password_epoch,
         )
-        if evicted is None:  # disabled or deleted while we checked the password
-            audit.record("login", outcome="failed", reason="disabled", email=email, ip=ip,
+        if opening.outcome != "created":  # disabled, deleted or password changed meanwhile
+            audit.record("login", outcome="failed", reason=opening.outcome, email=email, ip=ip,
                          user_agent=user_agent, user_id=user.id)  # fmt: skip
             raise _invalid_credentials()
-        for evicted_id in evicted:
+        for evicted_id in opening.evicted:
             audit.record("session_evicted", user_id=user.id, session_id=evicted_id,
                          reason="max_sessions_per_user")  # fmt: skip
         audit.record("login", outcome="ok", email=email, user_id=user.id, session_id=sid, ip=ip,

@@ -95,7 +95,8 @@ class KeySpace:
         return [
             KeyLayoutRow(self.email("<email>"), "string", "user id", "none"),
             KeyLayoutRow(
-                self.user(uid), "hash", "email, pw, created, pw_changed, disabled", "none"
+                self.user(uid), "hash", "email, pw, created, pw_changed, pw_epoch, disabled",
+                "none",
             ),
             KeyLayoutRow(
                 self.sessions(uid), "zset", "session id -> created ms", "last session's end"

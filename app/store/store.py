@@ -20,7 +20,7 @@ from app.store.client import (
     translates_redis_errors,
 )
 from app.store.keys import KeySpace
-from app.store.records import Rotation, SessionRecord, UserRecord
+from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecord
 
 # A login calls its script again while the session it must evict was opened after it read the
 # index (many logins of one user at once); then it gives up with 503 rather than wait its turn.
@@ -37,6 +37,7 @@ class Store:
         self._authorize = HotScript(client, load_script("authorize"))
         self._rotate = HotScript(client, load_script("rotate"))
         self._create_session = client.register_script(load_script("create_session"))
+        self._set_password = client.register_script(load_script("set_password"))
         self._end_sessions = client.register_script(load_script("end_sessions"))
 
     # -- health ---------------------------------------------------------------------------
@@ -105,13 +106,20 @@ class Store:
             password_hash=fields["pw"],
             created_ms=int(fields["created"]),
             disabled=fields.get("disabled") == "1",
+            password_epoch=int(fields.get("pw_epoch", 0)),
         )
 
     @translates_redis_errors
-    def set_password_hash(self, uid: str, password_hash: str, changed_ms: int) -> None:
-        """Replace a user's password hash."""
-        self.client.hset(
-            self.keys.user(uid), mapping={"pw": password_hash, "pw_changed": changed_ms}
+    def set_password_hash(
+        self, uid: str, password_hash: str, *, checked_epoch: int, changed_ms: int
+    ) -> bool:
+        """Replace a user's password hash and move its password epoch on; False (nothing
+        changed) when the epoch is no longer ``checked_epoch``: the password the caller
+        checked was changed meanwhile."""
+        return bool(
+            self._set_password(
+                keys=[self.keys.user(uid)], args=[checked_epoch, password_hash, changed_ms]
+            )
         )
 
     # -- sessions -------------------------------------------------------------------------
@@ -129,9 +137,11 @@ class Store:
         ip: str,
         user_agent: str,
         limit: int,
-    ) -> list[str] | None:
-        """Open a session; returns the ids evicted to stay within ``limit``, None if the user
-        is gone or disabled.
+        password_epoch: int,
+    ) -> SessionOpening:
+        """Open a session, evicting the oldest ones to stay within ``limit``; refused when the
+        user is gone or disabled, or its password epoch is no longer ``password_epoch`` (the
+        one whose hash the login checked).
 
         Reads the index, then runs the script with every listed session's keys; if the session
         to evict was opened by a login in between, the script says so with the index as it is
@@ -155,13 +165,12 @@ class Store:
                     ip,
                     user_agent,
                     limit,
+                    password_epoch,
                     *known,
                 ],
             )
-            if result[0] == "created":
-                return list(result[1:])
-            if result[0] == "disabled":
-                return None
+            if result[0] != "retry":
+                return SessionOpening(result[0], tuple(result[1:]))
             known = result[1:]
         raise StoreUnavailable("the user's sessions kept changing under concurrent logins")
 

@@ -15,20 +15,25 @@
 -- ARGV[6]  client ip
 -- ARGV[7]  client user agent
 -- ARGV[8]  most sessions a user may hold
--- ARGV[9 + i]  session id of the i-th session the caller read from the index
+-- ARGV[9]  the password epoch the login checked its password against (the user's 'pw_epoch')
+-- ARGV[10 + i]  session id of the i-th session the caller read from the index
 --
 -- Returns {'created', evicted_id, ...}; {'retry', session_id, ...} when the session to evict
 -- is one opened since the caller read the index (its keys are not in KEYS): the ids now in the
 -- index, to call again with;
--- {'disabled'} when the user is gone or disabled. A call that already ran (redis-py sent it
+-- {'disabled'} when the user is gone or disabled; {'password_changed'} when the password
+-- changed after the login checked it (the old password must not open a session). A call that already ran (redis-py sent it
 -- again after its answer was lost) finds its session and answers {'created'} again.
 local user, index, session = KEYS[1], KEYS[2], KEYS[3]
 local now, deadline = tonumber(ARGV[3]), tonumber(ARGV[4])
 local limit = tonumber(ARGV[8])
 
-local account = redis.call('HMGET', user, 'email', 'disabled')
+local account = redis.call('HMGET', user, 'email', 'disabled', 'pw_epoch')
 if not account[1] or account[2] == '1' then
   return {'disabled'}
+end
+if (account[3] or '0') ~= ARGV[9] then
+  return {'password_changed'}
 end
 
 if redis.call('EXISTS', session) == 1 then
@@ -37,9 +42,9 @@ end
 
 -- Drop index entries whose session expired; remember where each live one's keys are.
 local live = {}
-local known = #ARGV - 8
+local known = #ARGV - 9
 for i = 0, known - 1 do
-  local sid = ARGV[9 + i]
+  local sid = ARGV[10 + i]
   if redis.call('EXISTS', KEYS[4 + 2 * i]) == 1 then
     live[sid] = i
   else
