@@ -136,6 +136,9 @@ class Settings:
     refresh_reuse_grace: int = 10
     max_sessions_per_user: int = 20
     bcrypt_rounds: int = 12
+    # Key of the HMAC-SHA-256 pre-hash of passwords; "" for plain SHA-256. Out of repr: it is
+    # a secret, and Settings may be printed.
+    password_pepper: str = field(default="", repr=False)
     ratelimit_enabled: bool = True
     reuse_policy: str = "revoke_session"
     cookie_secure: bool = True
@@ -176,6 +179,7 @@ class Settings:
             refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE", d.refresh_reuse_grace),
             max_sessions_per_user=_int(env, "MAX_SESSIONS_PER_USER", d.max_sessions_per_user),
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", d.bcrypt_rounds),
+            password_pepper=env.get("PASSWORD_PEPPER", d.password_pepper),
             ratelimit_enabled=_bool(env, "RATELIMIT_ENABLED", d.ratelimit_enabled),
             reuse_policy=env.get("REUSE_POLICY", d.reuse_policy),
             cookie_secure=_bool(env, "COOKIE_SECURE", d.cookie_secure),
@@ -225,6 +229,11 @@ class Settings:
             raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
         if settings.env == "production" and settings.bcrypt_rounds < 10:
             raise ConfigError("BCRYPT_ROUNDS below 10 is allowed only outside production")
+        if settings.password_pepper and len(settings.password_pepper.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                "PASSWORD_PEPPER is shorter than 32 bytes: set it to at least 32 random bytes "
+                "(or leave it unset)"
+            )
         if settings.reuse_policy not in REUSE_POLICIES:
             raise ConfigError(f"REUSE_POLICY must be one of {', '.join(REUSE_POLICIES)}")
         if not settings.redis_key_prefix:
@@ -315,6 +324,7 @@ class Settings:
         summary["jwt_secret_key"] = "<set>" if self.jwt_secret_key else "<unset>"
         summary["jwt_signing_keys"] = [key.source for key in self.jwt_signing_keys]
         summary["metrics_token"] = "<set>" if self.metrics_token else "<unset>"
+        summary["password_pepper"] = "<set>" if self.password_pepper else "<unset>"
         if self.redis_url:
             summary["redis_url"] = redact_url(self.redis_url)
         return summary

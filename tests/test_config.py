@@ -48,6 +48,7 @@ def test_defaults_follow_the_contract():
         ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_KEY_PREFIX": "{auth}:"}, "must not contain"),
         ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_KEY_PREFIX": "auth}"}, "must not contain"),
         ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_KEY_PREFIX": "a{"}, "must not contain"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "PASSWORD_PEPPER": "p" * 31}, "PASSWORD_PEPPER"),
     ],
 )
 def test_unusable_settings_stop_startup(environ, message):
@@ -65,6 +66,14 @@ def test_sentinels_are_a_list_of_addresses():
         ("sentinel-b", 26380),
         ("::1", 26381),
     ]
+
+
+def test_the_pepper_never_reaches_the_log_summary():
+    pepper = "p" * 32
+    settings = Settings.from_env({"JWT_SECRET_KEY": GOOD_SECRET, "PASSWORD_PEPPER": pepper})
+    assert settings.password_pepper == pepper
+    assert settings.public_summary()["password_pepper"] == "<set>"
+    assert pepper not in str(settings.public_summary()) + repr(settings)
 
 
 def test_development_gets_a_random_secret_per_process():

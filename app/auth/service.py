@@ -98,10 +98,15 @@ class AuthService:
         password_hash = self.hasher.hash(password)
         uid = _new_id(8)
         created_ms = int(self.clock() * 1000)
-        if not self.store.create_user(uid, email, password_hash, created_ms):
+        scheme = self.hasher.scheme
+        if not self.store.create_user(
+            uid, email, password_hash, created_ms, password_scheme=scheme
+        ):
             raise ApiError("email_taken", "An account with this email already exists.", 409)
         audit.record("user_registered", user_id=uid, email=email)
-        return UserRecord(uid, email, password_hash, created_ms, disabled=False)
+        return UserRecord(
+            uid, email, password_hash, created_ms, disabled=False, password_scheme=scheme
+        )
 
     def change_password(self, principal: Principal, current: str, new: str) -> None:
         """Replace the password and end every other session of the user."""
@@ -109,14 +114,16 @@ class AuthService:
         if user is None:
             raise TokenError("token_revoked", "The token's session has ended.")
         _refuse_common_password(new, "new_password")
-        if not self.hasher.verify(current, user.password_hash):
+        if not self.hasher.verify(current, user.password_hash, user.password_scheme):
             audit.record("password_changed", outcome="failed", reason="bad_password",
                          user_id=user.id, session_id=principal.session_id)  # fmt: skip
             raise _invalid_credentials(403)
         now_ms = int(self.clock() * 1000)
-        if not self.store.set_password_hash(
-            user.id, self.hasher.hash(new), checked_epoch=user.password_epoch, changed_ms=now_ms
-        ):  # another change came first: ``current`` is no longer the password
+        stored = self.store.set_password_hash(
+            user.id, self.hasher.hash(new), scheme=self.hasher.scheme,
+            checked_epoch=user.password_epoch, changed_ms=now_ms,
+        )  # fmt: skip
+        if not stored:  # another change came first: ``current`` is no longer the password
             audit.record("password_changed", outcome="failed", reason="password_changed",
                          user_id=user.id, session_id=principal.session_id)  # fmt: skip
             raise _invalid_credentials(403)
@@ -135,12 +142,22 @@ class AuthService:
         values for a browser that keeps it in cookies."""
         email = normalize_email(email)
         user = self.store.find_user_by_email(email)
-        valid = self.hasher.verify(password, user.password_hash if user else None)
+        if user is None:
+            valid = self.hasher.verify(password, None)
+        else:
+            valid = self.hasher.verify(password, user.password_hash, user.password_scheme)
         if user is None or not valid or user.disabled:
             reason = "unknown_email" if user is None else "disabled" if valid else "bad_password"
             audit.record("login", outcome="failed", reason=reason, email=email, ip=ip,
                          user_agent=user_agent, user_id=user.id if user else None)  # fmt: skip
             raise _invalid_credentials()
+        if self.hasher.needs_upgrade(user.password_scheme):
+            # Hashed before PASSWORD_PEPPER was set: re-hash under it now that we hold the
+            # password. Refused (harmlessly) if the password changed since we read it.
+            self.store.set_password_hash(
+                user.id, self.hasher.hash(password), scheme=self.hasher.scheme,
+                checked_epoch=user.password_epoch, changed_ms=None,
+            )  # fmt: skip
         settings = self.settings
         now = self.clock()
         now_s = int(now)

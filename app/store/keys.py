@@ -95,7 +95,9 @@ class KeySpace:
         return [
             KeyLayoutRow(self.email("<email>"), "string", "user id", "none"),
             KeyLayoutRow(
-                self.user(uid), "hash", "email, pw, created, pw_changed, pw_epoch, disabled",
+                self.user(uid),
+                "hash",
+                "email, pw, created, pw_changed, pw_epoch, disabled",
                 "none",
             ),
             KeyLayoutRow(

@@ -17,6 +17,9 @@ class UserRecord:
     # Moves on with every password change; a login opens its session only at the epoch whose
     # hash it checked (0 for a user whose password never changed).
     password_epoch: int = 0
+    # How the password was pre-hashed before bcrypt (app.auth.passwords); None: stored before
+    # the scheme was recorded.
+    password_scheme: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,9 @@ class Store:
     # -- users ----------------------------------------------------------------------------
 
     @translates_redis_errors
-    def create_user(self, uid: str, email: str, password_hash: str, created_ms: int) -> bool:
+    def create_user(
+        self, uid: str, email: str, password_hash: str, created_ms: int, *, password_scheme: str
+    ) -> bool:
         """Store a new user and claim its email; False (and nothing kept) if the email is taken.
 
         Two round trips: the record first (under a fresh id nobody can reach yet), then the
@@ -76,8 +78,10 @@ class Store:
         """
         user_key = self.keys.user(uid)
         self.client.hset(
-            user_key, mapping={"email": email, "pw": password_hash, "created": created_ms}
-        )
+            user_key,
+            mapping={"email": email, "pw": password_hash, "pw_prehash": password_scheme,
+                     "created": created_ms},
+        )  # fmt: skip
         if self.client.set(self.keys.email(email), uid, nx=True):
             return True
         self.client.delete(user_key)
@@ -107,20 +111,26 @@ class Store:
             created_ms=int(fields["created"]),
             disabled=fields.get("disabled") == "1",
             password_epoch=int(fields.get("pw_epoch", 0)),
+            password_scheme=fields.get("pw_prehash"),
         )
 
     @translates_redis_errors
     def set_password_hash(
-        self, uid: str, password_hash: str, *, checked_epoch: int, changed_ms: int
+        self,
+        uid: str,
+        password_hash: str,
+        *,
+        scheme: str,
+        checked_epoch: int,
+        changed_ms: int | None,
     ) -> bool:
-        """Replace a user's password hash and move its password epoch on; False (nothing
-        changed) when the epoch is no longer ``checked_epoch``: the password the caller
-        checked was changed meanwhile."""
-        return bool(
-            self._set_password(
-                keys=[self.keys.user(uid)], args=[checked_epoch, password_hash, changed_ms]
-            )
-        )
+        """Replace a user's password hash (made with pre-hash ``scheme``); False (nothing
+        changed) when the password epoch is no longer ``checked_epoch``: the password the
+        caller checked was changed meanwhile. ``changed_ms`` is the time of a password change,
+        which moves the epoch on; None re-hashes the same password (an upgrade), which does
+        not."""
+        args = [checked_epoch, password_hash, scheme, "" if changed_ms is None else changed_ms]
+        return bool(self._set_password(keys=[self.keys.user(uid)], args=args))
 
     # -- sessions -------------------------------------------------------------------------
 
