@@ -146,7 +146,10 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto to trust
     cors_origins: tuple[str, ...] = ()
     # Rate limits, in Flask-Limiter's notation ("10/minute;100/hour").
+    # Failed password checks per email and client address (login and password change).
     ratelimit_login_account: str = "10/minute;50/hour"
+    # The brake: failed checks per email from all addresses; "" turns it off.
+    ratelimit_login_account_all_ips: str = "100/hour"
     ratelimit_login_ip: str = "60/minute"
     ratelimit_refresh_session: str = "30/minute"
     ratelimit_refresh_ip: str = "600/minute"
@@ -187,6 +190,9 @@ class Settings:
             trusted_proxies=_int(env, "TRUSTED_PROXIES", d.trusted_proxies),
             cors_origins=_list(env, "CORS_ORIGINS"),
             ratelimit_login_account=env.get("RATELIMIT_LOGIN_ACCOUNT", d.ratelimit_login_account),
+            ratelimit_login_account_all_ips=env.get(
+                "RATELIMIT_LOGIN_ACCOUNT_ALL_IPS", d.ratelimit_login_account_all_ips
+            ),
             ratelimit_login_ip=env.get("RATELIMIT_LOGIN_IP", d.ratelimit_login_ip),
             ratelimit_refresh_session=env.get(
                 "RATELIMIT_REFRESH_SESSION", d.ratelimit_refresh_session
@@ -245,9 +251,13 @@ class Settings:
                 "REDIS_KEY_PREFIX must not contain { or }: Rotor's keys carry a hash tag of "
                 "their own, and one in the prefix would put every user in one Cluster slot"
             )
-        for name in ("login_account", "login_ip", "refresh_session", "refresh_ip", "register_ip"):
+        for name in ("login_account", "login_account_all_ips", "login_ip", "refresh_session",
+                     "refresh_ip", "register_ip"):  # fmt: skip
+            rule = getattr(settings, f"ratelimit_{name}")
+            if name == "login_account_all_ips" and rule == "":
+                continue  # the brake is optional
             try:
-                parse_many(getattr(settings, f"ratelimit_{name}"))
+                parse_many(rule)
             except ValueError:
                 raise ConfigError(
                     f"RATELIMIT_{name.upper()} must look like '10/minute;100/hour'"

@@ -15,6 +15,7 @@ from app import audit
 from app.auth.keys import KeyRing
 from app.auth.passwords import PasswordHasher, is_common_password
 from app.auth.policies import ReuseEvidence, ReusePolicy, react_to_reuse
+from app.auth.throttle import PasswordGuard
 from app.auth.tokens import (
     TokenCodec,
     TokenPair,
@@ -84,6 +85,7 @@ class AuthService:
         self.hasher = hasher
         self.clock = clock
         self.reuse_policy = ReusePolicy(settings.reuse_policy)
+        self.password_guard = PasswordGuard(settings, store)
         # KeyRing.from_settings raises ConfigError for a key it cannot use: startup stops.
         self.tokens = TokenCodec(
             KeyRing.from_settings(settings), settings.jwt_issuer, settings.jwt_audience
@@ -108,16 +110,20 @@ class AuthService:
             uid, email, password_hash, created_ms, disabled=False, password_scheme=scheme
         )
 
-    def change_password(self, principal: Principal, current: str, new: str) -> None:
-        """Replace the password and end every other session of the user."""
+    def change_password(self, principal: Principal, current: str, new: str, *, ip: str) -> None:
+        """Replace the password and end every other session of the user. Wrong current
+        passwords count against the same limit as failed logins (a stolen session must not
+        become an unlimited guessing oracle)."""
         user = self.store.get_user(principal.user_id)
         if user is None:
             raise TokenError("token_revoked", "The token's session has ended.")
         _refuse_common_password(new, "new_password")
+        self.password_guard.before_check(user.email, ip, action="password_change")
         if not self.hasher.verify(current, user.password_hash, user.password_scheme):
             audit.record("password_changed", outcome="failed", reason="bad_password",
-                         user_id=user.id, session_id=principal.session_id)  # fmt: skip
+                         user_id=user.id, session_id=principal.session_id, ip=ip)  # fmt: skip
             raise _invalid_credentials(403)
+        self.password_guard.passed(user.email, ip)
         now_ms = int(self.clock() * 1000)
         stored = self.store.set_password_hash(
             user.id, self.hasher.hash(new), scheme=self.hasher.scheme,
@@ -138,9 +144,11 @@ class AuthService:
         self, email: str, password: str, *, ip: str, user_agent: str, cookies: bool = False
     ) -> TokenPair:
         """Check the password and open a session; unknown email and wrong password are one
-        answer, reached through one bcrypt check each. ``cookies``: the pair carries CSRF
-        values for a browser that keeps it in cookies."""
+        answer, reached through one bcrypt check each, counted before it runs (429 past the
+        failed-check limit). ``cookies``: the pair carries CSRF values for a browser that
+        keeps it in cookies."""
         email = normalize_email(email)
+        self.password_guard.before_check(email, ip, action="login")
         user = self.store.find_user_by_email(email)
         if user is None:
             valid = self.hasher.verify(password, None)
@@ -151,6 +159,7 @@ class AuthService:
             audit.record("login", outcome="failed", reason=reason, email=email, ip=ip,
                          user_agent=user_agent, user_id=user.id if user else None)  # fmt: skip
             raise _invalid_credentials()
+        self.password_guard.passed(email, ip)
         if self.hasher.needs_upgrade(user.password_scheme):
             # Hashed before PASSWORD_PEPPER was set: re-hash under it now that we hold the
             # password. Refused (harmlessly) if the password changed since we read it.

@@ -8,7 +8,7 @@ from flask import Flask, current_app
 
 from app.store.client import StoreUnavailable, connect
 from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecord
-from app.store.store import Store
+from app.store.store import Store, Window
 from config import Settings
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "UserRecord",
+    "Window",
     "eviction_warning",
     "get_store",
     "init_app",

@@ -26,6 +26,7 @@ from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecor
 # index (many logins of one user at once); then it gives up with 503 rather than wait its turn.
 CREATE_SESSION_ATTEMPTS = 16
 SCAN_BATCH = 500  # keys per SCAN call in operator loops: large enough, short enough
+Window = tuple[int, int]  # a rate limit: (how many, per how many seconds)
 
 
 class Store:
@@ -38,6 +39,8 @@ class Store:
         self._rotate = HotScript(client, load_script("rotate"))
         self._create_session = client.register_script(load_script("create_session"))
         self._set_password = client.register_script(load_script("set_password"))
+        self._count_password_check = client.register_script(load_script("count_password_check"))
+        self._forgive_password_check = client.register_script(load_script("forgive_password_check"))
         self._end_sessions = client.register_script(load_script("end_sessions"))
 
     # -- health ---------------------------------------------------------------------------
@@ -131,6 +134,42 @@ class Store:
         not."""
         args = [checked_epoch, password_hash, scheme, "" if changed_ms is None else changed_ms]
         return bool(self._set_password(keys=[self.keys.user(uid)], args=args))
+
+    # -- failed password checks ------------------------------------------------------------
+
+    def _password_failure_keys(
+        self, email: str, ip: str, per_ip: Sequence[Window], any_ip: Sequence[Window]
+    ) -> list[str]:
+        keys = self.keys
+        return [keys.password_failures(email, ip, seconds) for _, seconds in per_ip] + [
+            keys.password_failures_any_ip(email, seconds) for _, seconds in any_ip
+        ]
+
+    @translates_redis_errors
+    def count_password_check(
+        self, email: str, ip: str, *, per_ip: Sequence[Window], any_ip: Sequence[Window] = ()
+    ) -> int | None:
+        """Count a password check of ``email`` from ``ip`` before it runs; None when it may
+        run, else the milliseconds until one may (see ``lua/count_password_check.lua``).
+
+        ``per_ip`` and ``any_ip`` are (limit, window seconds) pairs, ``per_ip`` shortest
+        window first; ``any_ip`` is the brake across addresses (may be empty).
+        """
+        windows = [*per_ip, *any_ip]
+        args: list[int] = [len(per_ip)]
+        for limit, seconds in windows:
+            args += [limit, seconds * 1000]
+        result = self._count_password_check(
+            keys=self._password_failure_keys(email, ip, per_ip, any_ip), args=args
+        )
+        return None if result[0] == 1 else int(result[1])
+
+    @translates_redis_errors
+    def forgive_password_check(
+        self, email: str, ip: str, *, per_ip: Sequence[Window], any_ip: Sequence[Window] = ()
+    ) -> None:
+        """Take a check that found the right password back out of the counters."""
+        self._forgive_password_check(keys=self._password_failure_keys(email, ip, per_ip, any_ip))
 
     # -- sessions -------------------------------------------------------------------------
 
