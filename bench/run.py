@@ -285,7 +285,7 @@ def preload_sessions(store: Store, users: int, per_user: int, tag: str) -> None:
             store._create_session(  # the store's own script, pipelined for speed
                 keys=script_keys,
                 args=[sid, token_hash(sid), now_ms, deadline, absolute, "203.0.113.7",
-                      "Mozilla/5.0 (bench) Rotor/1.0", 20, *known],
+                      "Mozilla/5.0 (bench) Rotor/1.0", 20, 0, *known],
                 client=pipe,
             )  # fmt: skip
             known.append(sid)

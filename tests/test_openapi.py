@@ -27,7 +27,7 @@ CONTRACT = [
     ("get", "/api/auth/sessions", "200", {"401"}),
     ("delete", "/api/auth/sessions/{session_id}", "204", {"401", "404"}),
     ("get", "/api/auth/me", "200", {"401"}),
-    ("post", "/api/auth/password", "204", {"401", "403", "422"}),
+    ("post", "/api/auth/password", "204", {"401", "403", "422", "429"}),
     ("get", "/healthz", "200", set()),
     ("get", "/readyz", "200", {"503"}),
     ("get", "/api/openapi.json", "200", set()),

@@ -181,10 +181,12 @@ OPERATIONS: dict[str, Operation] = {
     "auth.change_password": Operation(
         "Change the password",
         "Every other session of the user ends; this one goes on. The new password follows the "
-        "rules of registration.",
+        "rules of registration. A wrong `current_password` counts against the same limit as a "
+        "failed login (429 past it).",
         204,
         request=PasswordChangeSchema,
         credential=ACCESS,
+        rate_limited=True,
         errors={403: ("invalid_credentials",)},
     ),
     "ops.healthz": Operation(
