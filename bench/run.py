@@ -576,9 +576,9 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": sys.version.split()[0],
-        "redis": subprocess.run(
-            ["redis-server", "--version"], capture_output=True, text=True
-        ).stdout.split()[2],
+        "redis": subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+        .stdout.split()[2]
+        .removeprefix("v="),
     }
 
 
