@@ -7,9 +7,9 @@ import logging
 import time
 
 import pytest
+from flask_jwt_extended import JWTManager
 
 from app import create_app
-from app.auth.tokens import TokenCodec
 from tests.conftest import PASSWORD, AuthActions
 
 pytestmark = pytest.mark.redis
@@ -90,19 +90,49 @@ def test_a_limited_refresh_verifies_its_token_once(limited, monkeypatch, sent_in
     auth = limited()
     pair = auth.register_and_login()
     verified: list[str] = []
-    original = TokenCodec._verify
+    original = JWTManager._decode_jwt_from_config  # the library's one way to verify a token
 
-    def counting(self, encoded, token_type):
-        verified.append(token_type)
-        return original(self, encoded, token_type)
+    def counting(self, encoded_token, *args, **kwargs):
+        claims = original(self, encoded_token, *args, **kwargs)
+        verified.append(claims["type"])
+        return claims
 
-    monkeypatch.setattr(TokenCodec, "_verify", counting)
+    monkeypatch.setattr(JWTManager, "_decode_jwt_from_config", counting)
     if sent_in == "body":
         response = auth.refresh(pair["refresh_token"])
     else:
         response = auth.post("/api/auth/refresh", pair["refresh_token"])
     assert response.status_code == 200
     assert verified == ["refresh"]
+
+
+def test_cookie_refreshes_behind_one_ip_are_limited_per_session(limited):
+    """Two browsers behind one NAT: each session spends its own refresh budget."""
+    auth = limited(ratelimit_refresh_session="2 per minute")
+    app = auth.client.application
+    browsers = []
+    for _ in range(2):
+        browser = app.test_client()
+        user = AuthActions(browser).register()
+        response = browser.post(
+            "/api/auth/login", base_url="https://localhost",
+            json={"email": user["email"], "password": PASSWORD, "use_cookies": True},
+        )  # fmt: skip
+        assert response.status_code == 200
+        browsers.append(browser)
+
+    def refresh(browser):
+        csrf = browser.get_cookie("csrf_refresh_token", domain="localhost").value
+        return browser.post(
+            "/api/auth/refresh", base_url="https://localhost", headers={"X-CSRF-TOKEN": csrf},
+            environ_base={"REMOTE_ADDR": "198.51.100.7"},
+        )  # fmt: skip
+
+    first, second = browsers
+    for _ in range(2):
+        assert refresh(first).status_code == 200
+    _assert_rate_limited(refresh(first))
+    assert refresh(second).status_code == 200  # same IP, its own session's budget
 
 
 def test_registrations_from_one_ip_are_limited(limited):
