@@ -215,13 +215,14 @@ class AuthService:
         self, user_id: str, session_id: str, generation: int, now: int, refresh_deadline: int,
         absolute_deadline: int,
     ) -> TokenPair:  # fmt: skip
-        """A pair of a session's generation, the refresh token living until ``refresh_deadline``."""
+        """A pair of a session's generation. No token outlives the session's absolute deadline:
+        in the session's last minutes the access token lives only until it, too."""
         return self.tokens.issue_pair(
             user_id=user_id,
             session_id=session_id,
             generation=generation,
             now=now,
-            access_expires_at=now + self.settings.access_token_ttl,
+            access_expires_at=min(now + self.settings.access_token_ttl, absolute_deadline),
             refresh_deadline=refresh_deadline,
             absolute_deadline=absolute_deadline,
         )
