@@ -12,6 +12,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -315,7 +316,7 @@ class Settings:
             return replace(self, jwt_secret_key=secrets.token_urlsafe(48))
         return self
 
-    @property
+    @cached_property
     def cookie_names(self) -> CookieNames:
         """The token cookies' names: prefixed when cookies are Secure (browsers accept the
         prefixes only over HTTPS), flask-jwt-extended's plain defaults for local HTTP."""

@@ -110,7 +110,6 @@ class PresentedRefreshToken:
 
     token: str  # the exact text verified: Redis compares its hash, the grace seal derives a key
     claims: RefreshClaims
-    by_cookie: bool
     wants_cookies: bool  # the answer goes in cookies: it came by cookie, or the body asks
 
 
@@ -170,9 +169,8 @@ def _find_refresh_token() -> PresentedRefreshToken:
         audit.record("refresh", outcome=outcome, ip=client_ip(),
                      user_agent=user_agent()[:USER_AGENT_MAX])  # fmt: skip
         raise
-    by_cookie = location == "cookies"
-    wants_cookies = by_cookie or bool(body.get("use_cookies"))
-    return PresentedRefreshToken(token, get_current_user(), by_cookie, wants_cookies)
+    wants_cookies = location == "cookies" or bool(body.get("use_cookies"))
+    return PresentedRefreshToken(token, get_current_user(), wants_cookies)
 
 
 def _bearer_header() -> list[str] | None:
