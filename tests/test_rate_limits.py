@@ -19,15 +19,19 @@ pytestmark = pytest.mark.redis
 def limited(settings, real_backend, real_redis):
     """An app with rate limits on, counting in the real Redis (a server or a cluster)."""
 
+    apps = []
+
     def build(**limits) -> AuthActions:
         configured = settings.replace(
             ratelimit_enabled=True, redis_url=real_backend.url, redis_cluster=real_backend.cluster,
             **limits,
         )  # fmt: skip
-        app = create_app(configured)
-        return AuthActions(app.test_client())
+        apps.append(create_app(configured))
+        return AuthActions(apps[-1].test_client())
 
-    return build
+    yield build
+    for app in apps:  # the app's own connections to the real Redis
+        app.extensions["rotor.store"].client.close()
 
 
 def _login(auth: AuthActions, email: str, password: str, ip: str = "10.0.0.1"):
