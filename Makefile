@@ -44,9 +44,9 @@ run: $(VENV)/.run-installed
 		COOKIE_SECURE=$${COOKIE_SECURE:-0} \
 		$(BIN)/gunicorn -c gunicorn.conf.py --bind $${GUNICORN_BIND:-127.0.0.1:5000} wsgi:app
 
-## Run the whole suite (starts its own redis-servers on free ports), then the clients' suites.
-test: $(VENV)/.test-installed $(VENV)/.clients-installed examples/web/rotor.js
-	$(BIN)/ruff check .
+## Lint (below), then the whole suite (starts its own redis-servers on free ports), then the
+## clients' suites.
+test: lint $(VENV)/.test-installed $(VENV)/.clients-installed examples/web/rotor.js
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(BIN)/python -m pytest clients/python
 	cd $(JS) && ROTOR_PYTHON=$(CURDIR)/$(BIN)/python $(NPM) test --silent
@@ -56,9 +56,12 @@ bench: $(VENV)/.test-installed
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/run.py
 
+## ruff, the rooms' import contracts (import-linter, [tool.importlinter] in pyproject.toml),
+## and the TypeScript client's checks.
 lint: $(VENV)/.test-installed $(JS)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	cd $(JS) && $(NPM) run --silent check
 
 clean:

@@ -10,8 +10,9 @@ from flask import Flask
 from flask_jwt_extended import JWTManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import api, auth, cli, errors, store
+from app import api, cli, extensions, store
 from app.api import cors, demo, ratelimit, tracing
+from app.auth import build_auth
 from config import Settings
 
 log = logging.getLogger("rotor")
@@ -26,8 +27,8 @@ class RotorFlask(Flask):
 
 
 def create_app(settings: Settings | None = None, *, redis_client: Any = None) -> Flask:
-    """Build the app: settings, store, flask-jwt-extended, auth rules, error envelope,
-    blueprints.
+    """Build the app: settings, the store, the auth rules over it, flask-jwt-extended, the api
+    room (error envelope, blueprints, loaders), the rate limiter on the store's Redis, the CLI.
 
     ``redis_client`` replaces the connection from settings (tests pass fakeredis or a client
     of their own redis-server).
@@ -36,22 +37,22 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None) ->
     app = RotorFlask(__name__)
     app.config.update(settings.flask_config())
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["rotor.settings"] = settings
     if settings.trusted_proxies:
         # Behind a load balancer the peer is the balancer: take the client's address (per-IP
         # rate limits, session ip, audit) from the hops it and the others in front add.
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
-    # Configured by the JWT_* keys of settings.flask_config(); the rooms add its loaders.
+    rotor_store = store.open_store(settings, redis_client)
+    # KeyRing.from_settings (in the service) raises ConfigError for a key it cannot use.
+    service = build_auth(settings, rotor_store)
+    extensions.install(app, service)
+    # Configured by the JWT_* keys of settings.flask_config(); the api room adds its loaders.
     jwt = JWTManager(app)
-    errors.init_app(app)
-    errors.register(jwt)
-    rotor_store = store.init_app(app, settings, redis_client)
-    auth.init_app(app, settings, rotor_store, jwt)
     tracing.init_app(app)
-    api.init_app(app, jwt)
-    ratelimit.init_app(app, settings)
+    api.init_app(app, jwt, service)
+    limiter_storage = store.limiter_storage(settings)
+    ratelimit.init_app(app, settings, limiter_storage.uri, limiter_storage.options)
     cors.init_app(app, settings)
     demo.init_app(app, settings)
     cli.init_app(app)

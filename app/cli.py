@@ -1,8 +1,8 @@
 """Operator commands: ``flask --app wsgi users|sessions|keys ...``.
 
-They call the auth room (``app.auth.operators``, ``app.auth.keys``), never Redis: an
-operator's revoke takes the same path as the API's. Passwords are read from a hidden prompt or
-stdin, never from argv, where ``ps`` and shell history would keep them.
+They call the auth room (``app.auth.operators``, ``app.auth.keys``), never Redis nor the api
+room: an operator's revoke takes the same path as the API's. Passwords are read from a hidden
+prompt or stdin, never from argv, where ``ps`` and shell history would keep them.
 """
 
 from __future__ import annotations
@@ -18,14 +18,12 @@ from typing import Any, ParamSpec, TypeVar
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-from marshmallow import ValidationError
 
-from app.api.schemas import RegisterSchema
-from app.auth import get_auth
 from app.auth import keys as keyring
 from app.auth import operators as ops
-from app.auth.service import normalize_email
-from app.store import StoreUnavailable
+from app.auth.accounts import new_account_problems, normalize_email
+from app.errors import StoreUnavailable
+from app.extensions import get_auth
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -97,14 +95,13 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _validated(email: str, password: str) -> tuple[str, str]:
-    """Email and password checked by the API's own register schema (same rules, same text)."""
-    try:
-        data = RegisterSchema().load({"email": email, "password": password})
-    except ValidationError as exc:
-        problems = exc.normalized_messages()
-        text = "; ".join(f"{field}: {' '.join(map(str, why))}" for field, why in problems.items())
-        raise click.UsageError(text) from exc
-    return data["email"], data["password"]
+    """Email (normalized) and password checked by the rules the API applies (same text)."""
+    email = normalize_email(email)
+    problems = new_account_problems(email, password)
+    if problems:
+        text = "; ".join(f"{field}: {' '.join(why)}" for field, why in problems.items())
+        raise click.UsageError(text)
+    return email, password
 
 
 # -- users --------------------------------------------------------------------------------
@@ -128,7 +125,7 @@ def create_user(email: str, password_stdin: bool) -> None:
     It must be 8 to 1024 characters; the email is trimmed and lower-cased, as in the API.
     """
     email, password = _validated(email, _read_password(password_stdin))
-    click.echo(ops.create_user(get_auth(), email, password).id)
+    click.echo(get_auth().operators.create_user(email, password).id)
 
 
 @users.command("disable")
@@ -139,7 +136,7 @@ def disable_user(email: str) -> None:
 
     The flag is set before the sessions end, so a login racing with this command is refused.
     """
-    ended = ops.disable_user(get_auth(), email)
+    ended = get_auth().operators.disable_user(email)
     click.echo(f"disabled {normalize_email(email)}; ended {ended} session(s)")
 
 
@@ -148,7 +145,7 @@ def disable_user(email: str) -> None:
 @_fails_cleanly
 def enable_user(email: str) -> None:
     """Let EMAIL log in again (sessions ended by disable stay ended)."""
-    user = ops.enable_user(get_auth(), email)
+    user = get_auth().operators.enable_user(email)
     click.echo(f"enabled {user.email}")
 
 
@@ -162,7 +159,7 @@ sessions = AppGroup("sessions", help="List and end sessions (refresh-token famil
 @_fails_cleanly
 def list_sessions(email: str) -> None:
     """Show EMAIL's live sessions, newest first (times are ISO 8601 UTC)."""
-    records = ops.list_sessions_of(get_auth(), email)
+    records = get_auth().operators.list_sessions_of(email)
     if not records:
         click.echo("no sessions")
         return
@@ -196,7 +193,7 @@ def revoke_sessions(email: str, session_id: str | None, everything: bool) -> Non
     """
     if (session_id is None) == (not everything):
         raise click.UsageError("give exactly one of --session ID or --all")
-    ended = ops.revoke_sessions(get_auth(), email, session_id)
+    ended = get_auth().operators.revoke_sessions(email, session_id)
     click.echo(f"ended {ended} session(s)")
 
 
@@ -220,11 +217,11 @@ def flush_sessions(older_than: int | None, dry_run: bool, yes: bool) -> None:
     """
     if older_than is None and not dry_run and not yes:
         click.confirm("End every session of every user?", abort=True)
-    service = get_auth()
-    total = ops.count_sessions(service)
+    operators = get_auth().operators
+    total = operators.count_sessions()
     with click.progressbar(length=total, label="scanning sessions", file=sys.stderr) as bar:
-        report = ops.flush_sessions(
-            service, older_than_ms=older_than, dry_run=dry_run, progress=bar.update
+        report = operators.flush_sessions(
+            older_than_ms=older_than, dry_run=dry_run, progress=bar.update
         )
     verb = "would end" if report.dry_run else "ended"
     click.echo(f"scanned {report.scanned} session(s); {verb} {report.ended}")
@@ -249,7 +246,7 @@ def keys_command(ctx: click.Context) -> None:
 @_fails_cleanly
 def _print_key_layout() -> None:
     service = get_auth()
-    layout = ops.key_layout(service)
+    layout = service.operators.key_layout()
     click.echo(f"prefix: {service.settings.redis_key_prefix}")
     click.echo(_table(["key", "type", "holds", "ttl"], [list(row) for row in layout]))
     click.echo(

@@ -22,7 +22,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from app.store import StoreUnavailable
+from app.errors import StoreUnavailable
 
 REQUESTS = Counter(
     "rotor_http_requests_total", "HTTP requests by endpoint, method and status.",

@@ -77,7 +77,7 @@ def test_operator_loops_visit_every_primary(cluster_app, redis_cluster):
     refs = {ref for page in store.scan_sessions(batch=5) for ref in page}
     assert refs == {(u["user_id"], u["session_id"]) for u in users}
 
-    report = ops.flush_sessions(cluster_app.extensions["rotor.auth"])
+    report = cluster_app.extensions["rotor.auth"].operators.flush_sessions()
     assert report == ops.FlushReport(scanned=12, ended=12, dry_run=False)
     assert store.count_sessions() == 0
     assert all(auth.me(u["access_token"]).status_code == 401 for u in users)

@@ -63,7 +63,7 @@ def test_flush_across_batches_ends_every_session_through_the_index(app, auth, mo
     monkeypatch.setattr(store, "scan_sessions", functools.partial(store.scan_sessions, batch=3))
     refs = _sessions(auth, users=3, each=3)
     seen: list[int] = []
-    report = ops.flush_sessions(service, progress=seen.append)
+    report = service.operators.flush_sessions(progress=seen.append)
     assert report == ops.FlushReport(scanned=9, ended=9, dry_run=False)
     assert sum(seen) == 9 and len(seen) == 3
     assert store.count_sessions() == 0
@@ -76,7 +76,7 @@ def test_a_login_that_passed_the_password_check_is_refused_once_disabled(app, au
     service = app.extensions["rotor.auth"]
     user = auth.register()
     auth.login(user["email"])
-    assert ops.disable_user(service, user["email"]) == 1
+    assert service.operators.disable_user(user["email"]) == 1
     opened = service.store.create_session(
         user["id"], "abc", "0" * 64, now_ms=1, deadline_ms=2**41, absolute_ms=2**41,
         ip="127.0.0.1", user_agent="racer", limit=20, password_epoch=0,

@@ -7,7 +7,6 @@ import pytest
 from redis.connection import UnixDomainSocketConnection
 
 from app import create_app
-from app.store import get_store
 from tests.conftest import AuthActions
 from tests.servers import RedisServer
 
@@ -33,8 +32,7 @@ def make_socket_app(settings, socket_redis):
 
     yield build
     for app in apps:
-        with app.app_context():
-            store = get_store()
+        store = app.extensions["rotor.store"]
         store.client.close()
         for limiter in app.extensions.get("limiter", ()):
             limiter.storage.storage.close()
@@ -49,8 +47,7 @@ def test_the_service_runs_over_a_unix_socket(make_socket_app, socket_redis):
     assert rotated.status_code == 200
     assert auth.refresh(pair["refresh_token"]).json == rotated.json  # the grace replay
 
-    with app.app_context():
-        store = get_store()
+    store = app.extensions["rotor.store"]
     hot_connection = store._authorize._connection()
     assert isinstance(hot_connection, UnixDomainSocketConnection)
     # The data is in that server: the TCP side of the same process sees the session.

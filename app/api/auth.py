@@ -31,8 +31,9 @@ from app.api.schemas import (
     SessionListSchema,
     UserSchema,
 )
-from app.auth import TokenPair, get_auth
+from app.auth import TokenPair
 from app.errors import ApiError
+from app.extensions import get_auth
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 

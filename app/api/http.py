@@ -13,7 +13,7 @@ from marshmallow import Schema
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
 from app.errors import ApiError
-from app.settings import get_settings
+from app.extensions import get_settings
 
 
 def load_json(schema: Schema, *, optional: bool = False) -> dict[str, Any]:

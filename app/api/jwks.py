@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from app.api.http import json_response
-from app.auth import get_auth
+from app.extensions import get_auth
 
 bp = Blueprint("jwks", __name__)
 

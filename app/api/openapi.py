@@ -34,7 +34,7 @@ from app.api.schemas import (
     TokenPairSchema,
     UserSchema,
 )
-from app.settings import get_settings
+from app.extensions import get_settings
 from config import CSRF_HEADER, CSRF_METHODS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")

@@ -8,8 +8,7 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from app import metrics
 from app.api.http import json_response
-from app.settings import get_settings
-from app.store import eviction_warning, get_store
+from app.extensions import get_auth, get_settings
 
 bp = Blueprint("ops", __name__)
 
@@ -24,13 +23,11 @@ def healthz() -> Response:
 def readyz() -> Response:
     """Ready when Redis answers (StoreUnavailable becomes 503 ``store_unavailable``); also
     reports Redis's eviction policy, which must be ``noeviction``."""
-    store = get_store()
-    store.ping()
-    policy = store.eviction_policy()
+    readiness = get_auth().operators.readiness()
+    policy = readiness.eviction_policy
     body: dict[str, object] = {"status": "ready", "maxmemory_policy": policy or "unknown"}
-    warning = eviction_warning(policy)
-    if warning:
-        body["warnings"] = [warning]
+    if readiness.warning:
+        body["warnings"] = [readiness.warning]
     return json_response(body)
 
 
@@ -50,6 +47,6 @@ def _sessions_gauge() -> metrics.ActiveSessions:
     """One gauge per app, so its cached count outlives a scrape."""
     gauge = current_app.extensions.get("rotor.sessions_gauge")
     if gauge is None:
-        gauge = metrics.ActiveSessions(get_store().count_sessions)
+        gauge = metrics.ActiveSessions(get_auth().operators.count_sessions)
         current_app.extensions["rotor.sessions_gauge"] = gauge
     return gauge

@@ -33,10 +33,10 @@ from jwt import ExpiredSignatureError, PyJWTError
 from app import audit
 from app.api.http import client_ip, load_json, user_agent
 from app.api.schemas import RefreshSchema
-from app.auth import Principal, RefreshClaims, get_auth
+from app.auth import Principal, RefreshClaims
 from app.auth.service import USER_AGENT_MAX
 from app.errors import ApiError
-from app.settings import get_settings
+from app.extensions import get_auth, get_settings
 
 P = ParamSpec("P")
 R = TypeVar("R")

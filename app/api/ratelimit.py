@@ -9,45 +9,15 @@ one atomic step, which Flask-Limiter's ``deduct_when`` (test before, count after
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from flask import Flask, request
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
-from limits.storage import RedisClusterStorage, RedisStorage, Storage
 
 from app import audit
 from app.api.principal import presented_refresh_token
-from app.store.client import DeferredCluster
 from config import Settings
-
-
-class DeferredClusterStorage(RedisClusterStorage):
-    """limits' Redis Cluster storage on a cluster client built on first use.
-
-    limits builds its ``RedisCluster`` in the constructor, which reads the topology: with no
-    node answering, the app could not be created and a gunicorn worker could not boot (the
-    arbiter then stops, and does not come back with the cluster). On a ``DeferredCluster``,
-    as Rotor's own store, limited requests answer 503 until a node answers.
-    """
-
-    STORAGE_SCHEME: ClassVar[list[str]] = ["rotor+cluster"]  # limits registers it by scheme
-
-    def __init__(
-        self,
-        uri: str,
-        key_prefix: str = RedisStorage.PREFIX,
-        wrap_exceptions: bool = False,
-        **options: float | str | bool,
-    ) -> None:
-        # What RedisClusterStorage.__init__ sets, with the client deferred.
-        self.key_prefix = key_prefix
-        self.target_server = "redis"
-        self.dependency = self.dependencies["redis"].module
-        url = "redis://" + uri.partition("://")[2]
-        self.storage = DeferredCluster(url, {"decode_responses": False, **options})
-        self.initialize_storage(uri)  # registers its scripts; DeferredCluster does not connect
-        Storage.__init__(self, uri, wrap_exceptions, **options)
 
 
 def _session() -> str:
@@ -66,30 +36,13 @@ def _breached(limit: RequestLimit) -> None:
                  ip=get_remote_address())  # fmt: skip
 
 
-def _storage_uri(settings: Settings) -> str:
-    """The limits library's URI for the Redis Rotor uses (in-process for the embedded store)."""
-    if settings.redis_sentinels:
-        return (f"redis+sentinel://{','.join(settings.redis_sentinels)}/"
-                f"{settings.redis_sentinel_master}")  # fmt: skip
-    if not settings.redis_url:
-        return "memory://"
-    scheme, _, rest = settings.redis_url.partition("://")
-    if settings.redis_cluster:
-        return DeferredClusterStorage.STORAGE_SCHEME[0] + "://" + rest
-    if scheme == "unix":  # a Redis on this host, over its Unix socket
-        return "redis+unix://" + rest
-    return settings.redis_url
-
-
-def init_app(app: Flask, settings: Settings) -> Limiter | None:
-    """Wrap the limited views of this app (one limiter per app: each has its own storage)."""
+def init_app(
+    app: Flask, settings: Settings, storage_uri: str, storage_options: dict[str, Any]
+) -> Limiter | None:
+    """Wrap the limited views of this app (one limiter per app: each has its own storage,
+    which the store room describes and the app factory hands over)."""
     if not settings.ratelimit_enabled:
         return None
-    storage_options: dict[str, Any] = {"key_prefix": f"{settings.redis_key_prefix}ratelimit"}
-    storage_uri = _storage_uri(settings)
-    if storage_uri != "memory://":
-        storage_options |= {"socket_timeout": settings.redis_timeout,
-                            "socket_connect_timeout": settings.redis_timeout}  # fmt: skip
     limiter = Limiter(
         get_remote_address, app=app, storage_uri=storage_uri, storage_options=storage_options,
         headers_enabled=True, strategy="fixed-window",

@@ -6,8 +6,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
-PASSWORD_MIN, PASSWORD_MAX = 8, 1024
-EMAIL_MAX = 254
+# The rules are the auth room's; the schemas apply them at the boundary.
+from app.auth.accounts import EMAIL_LENGTH, PASSWORD_LENGTH, PASSWORD_MAX
+from app.auth.accounts import PASSWORD_MIN as PASSWORD_MIN
 
 
 class _Strict(Schema):
@@ -25,18 +26,16 @@ class _EmailField(fields.Email):
 
 
 def _password(**kwargs: Any) -> fields.String:
-    return fields.String(
-        required=True, validate=validate.Length(PASSWORD_MIN, PASSWORD_MAX), **kwargs
-    )
+    return fields.String(required=True, validate=PASSWORD_LENGTH, **kwargs)
 
 
 class RegisterSchema(_Strict):
-    email = _EmailField(required=True, validate=validate.Length(max=EMAIL_MAX))
+    email = _EmailField(required=True, validate=EMAIL_LENGTH)
     password = _password()
 
 
 class LoginSchema(_Strict):
-    email = _EmailField(required=True, validate=validate.Length(max=EMAIL_MAX))
+    email = _EmailField(required=True, validate=EMAIL_LENGTH)
     # No minimum here: a login never reveals the password rules, it only checks.
     password = fields.String(required=True, validate=validate.Length(1, PASSWORD_MAX))
     use_cookies = fields.Boolean(

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app import audit
+from app.auth.accounts import COMMON_PASSWORD, new_account_problems, normalize_email
 from app.auth.keys import KeyRing
+from app.auth.operators import Operators
 from app.auth.passwords import PasswordHasher, is_common_password
 from app.auth.policies import ReuseEvidence, ReusePolicy, react_to_reuse
 from app.auth.throttle import PasswordGuard
@@ -44,21 +46,17 @@ class Principal:
     created_ms: int
 
 
-def normalize_email(email: str) -> str:
-    """Emails are one account however they are cased or padded."""
-    return email.strip().lower()
-
-
 def _new_id(nbytes: int) -> str:
     return secrets.token_hex(nbytes)
 
 
+def _invalid_fields(problems: dict[str, list[str]]) -> ApiError:
+    return ApiError("validation_error", "The request body is invalid.", 422, problems)
+
+
 def _refuse_common_password(password: str, field: str) -> None:
     if is_common_password(password):
-        raise ApiError(
-            "validation_error", "The request body is invalid.", 422,
-            {field: ["This password is too common: choose a longer or less guessable one."]},
-        )  # fmt: skip
+        raise _invalid_fields({field: [COMMON_PASSWORD]})
 
 
 def _invalid_credentials(status: int = 401) -> ApiError:
@@ -83,13 +81,18 @@ class AuthService:
         self.password_guard = PasswordGuard(settings, store)
         # KeyRing.from_settings raises ConfigError for a key it cannot use: startup stops.
         self.tokens = Tokens(KeyRing.from_settings(settings))
+        # The clock is looked up at each call: tests replace the service's.
+        self.operators = Operators(store, register=self.register, clock=lambda: self.clock())
 
     # -- accounts -------------------------------------------------------------------------
 
     def register(self, email: str, password: str) -> UserRecord:
-        """Create an account; 409 ``email_taken`` when the normalized email exists."""
+        """Create an account; 422 for an email or password the rules refuse, 409
+        ``email_taken`` when the normalized email exists."""
         email = normalize_email(email)
-        _refuse_common_password(password, "password")
+        problems = new_account_problems(email, password)
+        if problems:
+            raise _invalid_fields(problems)
         password_hash = self.hasher.hash(password)
         uid = _new_id(8)
         created_ms = int(self.clock() * 1000)

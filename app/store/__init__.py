@@ -1,17 +1,18 @@
-"""The store room: everything that talks to Redis."""
+"""The store room: everything that talks to Redis. No Flask: the app factory builds it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app
-
-from app.store.client import StoreUnavailable, connect
+from app.errors import StoreUnavailable
+from app.store.client import connect
+from app.store.ratelimit import LimiterStorage, limiter_storage
 from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecord
 from app.store.store import Store, Window
 from config import Settings
 
 __all__ = [
+    "LimiterStorage",
     "Rotation",
     "SessionOpening",
     "SessionRecord",
@@ -20,16 +21,15 @@ __all__ = [
     "UserRecord",
     "Window",
     "eviction_warning",
-    "get_store",
-    "init_app",
+    "limiter_storage",
+    "open_store",
 ]
 
 
-def init_app(app: Flask, settings: Settings, client: Any = None) -> Store:
-    """Connect (lazily: redis-py opens sockets on first use) and keep the store on the app."""
-    store = Store(client if client is not None else connect(settings), settings.redis_key_prefix)
-    app.extensions["rotor.store"] = store
-    return store
+def open_store(settings: Settings, client: Any = None) -> Store:
+    """The store on the configured Redis (lazily: redis-py opens sockets on first use), or on
+    ``client`` when one is given (tests pass fakeredis or a client of their own server)."""
+    return Store(client if client is not None else connect(settings), settings.redis_key_prefix)
 
 
 def eviction_warning(policy: str | None) -> str | None:
@@ -41,9 +41,3 @@ def eviction_warning(policy: str | None) -> str | None:
         "keys (logging people out) and denylist keys (reviving logged-out access tokens). "
         "Set maxmemory-policy noeviction."
     )
-
-
-def get_store() -> Store:
-    """The current app's store."""
-    store: Store = current_app.extensions["rotor.store"]
-    return store

@@ -18,16 +18,13 @@ from redis.connection import Encoder
 from redis.exceptions import NoScriptError, RedisClusterException
 from redis.retry import Retry
 
+from app.errors import StoreUnavailable
 from config import Settings
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-class StoreUnavailable(Exception):
-    """Redis did not answer (down, timing out, failing over); the API answers 503."""
 
 
 def translates_redis_errors(method: Callable[P, R]) -> Callable[P, R]:
