@@ -32,7 +32,7 @@ from app.api.schemas import (
     UserSchema,
 )
 from app.auth import TokenPair
-from app.errors import ApiError
+from app.errors import SessionNotFound
 from app.extensions import get_auth
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -142,7 +142,7 @@ def list_sessions() -> Response:
 @access_token_required
 def end_session(session_id: str) -> Response:
     if not _SESSION_ID.fullmatch(session_id):
-        raise ApiError("session_not_found", "No such session.", 404)
+        raise SessionNotFound()
     get_auth().end_session(current_principal(), session_id)
     return no_content()
 

@@ -1,9 +1,10 @@
 """One error envelope for every non-2xx answer: ``{"error": {"code", "message", "details"?}}``.
 
-The rooms raise the plain exceptions of ``app.errors``; `init_app` maps them, werkzeug's HTTP
-errors, marshmallow's validation errors and store outages (the rate limiter's included) to that
-envelope, and `register` gives flask-jwt-extended loaders that answer its refusals in the same
-envelope, with RFC 6750's challenges.
+The rooms raise the exceptions of ``app.errors``; `init_app` answers them, werkzeug's HTTP
+errors, marshmallow's validation errors and the rate limiter's storage errors in that envelope,
+and `register` gives flask-jwt-extended loaders that answer its refusals in it too, with RFC
+6750's challenges. Every answer is built from an error class's attributes by `error_response`:
+no handler looks at a code.
 """
 
 from __future__ import annotations
@@ -20,87 +21,91 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app import metrics
-from app.errors import ApiError, RateLimited, StoreUnavailable, TokenError
+from app.errors import (
+    BadRequest,
+    CsrfFailed,
+    HeaderTooLarge,
+    InternalError,
+    InvalidToken,
+    MalformedCredentials,
+    MethodNotAllowed,
+    MissingToken,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RotorError,
+    StoreUnavailable,
+    TokenExpired,
+    TokenRevoked,
+    UnsupportedMediaType,
+    UriTooLong,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 
 REALM = 'Bearer realm="rotor"'
 
-# Stable machine codes for werkzeug's HTTP errors (its display names may change).
-HTTP_ERROR_CODES = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    414: "uri_too_long",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-    431: "header_too_large",
+# werkzeug's HTTP errors (Flask's routing, body size, Flask-Limiter's 429) by status: our
+# class gives the stable code (werkzeug's display names may change), werkzeug the message.
+_HTTP_ERRORS: dict[int, type[RotorError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        NotFound,
+        MethodNotAllowed,
+        PayloadTooLarge,
+        UriTooLong,
+        UnsupportedMediaType,
+        RateLimited,
+        HeaderTooLarge,
+    )
 }
 
 
-def error_response(
-    code: str,
-    message: str,
-    status: int,
-    details: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
+def error_response(error: RotorError | type[RotorError], message: str | None = None) -> Response:
+    """The envelope of an error (or of an error class, with its default message), with the
+    headers its class asks for."""
+    if isinstance(error, RotorError):
+        response = _envelope(error.code, message or error.message, error.status, error.details)
+    else:
+        response = _envelope(error.code, message or error.default_message, error.status)
+    if error.bearer_error is not None:
+        response.headers["WWW-Authenticate"] = f'{REALM}, error="{error.bearer_error}"'
+    elif error.status == 401:  # API.md: every 401 carries a Bearer challenge
+        response.headers["WWW-Authenticate"] = REALM
+    if error.retry_after_s is not None:
+        response.headers["Retry-After"] = str(error.retry_after_s)
+    return response
+
+
+def _envelope(
+    code: str, message: str, status: int, details: dict[str, Any] | None = None
 ) -> Response:
-    """Build the envelope; the one place its shape is written."""
+    """The one place the envelope's shape is written."""
     body: dict[str, Any] = {"code": code, "message": message}
     if details:
         body["details"] = details
     response = jsonify(error=body)
     response.status_code = status
-    if headers:
-        response.headers.update(headers)
     return response
 
 
-def token_error_response(code: str, message: str, *, presented: bool) -> Response:
-    """401 for a bearer token; ``error="invalid_token"`` only when a token was sent."""
-    challenge = f'{REALM}, error="invalid_token"' if presented else REALM
-    return error_response(code, message, 401, headers={"WWW-Authenticate": challenge})
-
-
-def invalid_request_response(message: str) -> Response:
-    """400 for a malformed credential (RFC 6750 ``invalid_request``)."""
-    return error_response(
-        "invalid_request",
-        message,
-        400,
-        headers={"WWW-Authenticate": f'{REALM}, error="invalid_request"'},
-    )
-
-
-def csrf_failed_response() -> Response:
-    """403 for a cookie-authenticated request without the matching CSRF header."""
-    return error_response(
-        "csrf_failed", "Send the X-CSRF-TOKEN header with the value of the CSRF cookie.", 403
-    )
-
-
-def _handle_api_error(error: ApiError) -> Response:
-    if isinstance(error, TokenError):
-        return token_error_response(error.code, error.message, presented=error.presented)
-    if error.code == "invalid_request":
-        return invalid_request_response(error.message)
-    # API.md: every 401 carries a Bearer challenge (login's invalid_credentials included).
-    headers = {"WWW-Authenticate": REALM} if error.status == 401 else None
-    if isinstance(error, RateLimited):
-        headers = {"Retry-After": str(error.retry_after_s)}
-    return error_response(error.code, error.message, error.status, error.details, headers)
+def _handle_rotor_error(error: RotorError) -> Response:
+    return error_response(error)
 
 
 def _handle_validation_error(error: ValidationError) -> Response:
     messages = error.messages if isinstance(error.messages, dict) else {"_body": error.messages}
-    return error_response("validation_error", "The request body is invalid.", 422, messages)
+    return error_response(ValidationFailed(details=messages))
 
 
 def _handle_http_exception(error: HTTPException) -> Response:
     status = error.code or 500
-    code = HTTP_ERROR_CODES.get(status) or (error.name or "error").lower().replace(" ", "_")
-    response = error_response(code, error.description or error.name, status)
+    known = _HTTP_ERRORS.get(status)
+    code = known.code if known else (error.name or "error").lower().replace(" ", "_")
+    # werkzeug's words; Flask-Limiter adds Retry-After to its 429 itself.
+    response = _envelope(code, error.description or error.name, status)
     if status == 405 and error.response is None:
         allowed = getattr(error, "valid_methods", None)
         if allowed:
@@ -111,17 +116,12 @@ def _handle_http_exception(error: HTTPException) -> Response:
 def _handle_store_unavailable(error: StoreUnavailable | StorageError) -> Response:
     log.warning("store unavailable: %s", error)
     metrics.REDIS_ERRORS.inc()
-    return error_response(
-        "store_unavailable",
-        "The session store is unavailable; try again shortly.",
-        503,
-        headers={"Retry-After": "1"},
-    )
+    return error_response(StoreUnavailable)
 
 
 def _handle_unexpected(error: Exception) -> Response:
     log.exception("unhandled error")
-    return error_response("internal_error", "Something went wrong on our side.", 500)
+    return error_response(InternalError)
 
 
 # flask-jwt-extended's loaders. The library hands some of them only a reason string; the
@@ -132,32 +132,32 @@ def _handle_unexpected(error: Exception) -> Response:
 def _missing_token(_reason: str) -> Response:
     """No token in any place a view reads (or, from the library, a failed CSRF check)."""
     if isinstance(sys.exc_info()[1], CSRFError):
-        return csrf_failed_response()
-    return token_error_response("missing_token", "A bearer token is required.", presented=False)
+        return error_response(CsrfFailed)
+    return error_response(MissingToken)
 
 
 def _invalid_token(_reason: str) -> Response:
     """Not a token Rotor issued unchanged, the wrong type, or a malformed header (400)."""
     if isinstance(sys.exc_info()[1], InvalidHeaderError):
-        return invalid_request_response("The Authorization header must be 'Bearer <token>'.")
-    return token_error_response("invalid_token", "The token is invalid.", presented=True)
+        return error_response(MalformedCredentials)
+    return error_response(InvalidToken)
 
 
 def _expired_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return token_error_response("token_expired", "The token has expired.", presented=True)
+    return error_response(TokenExpired)
 
 
 def _revoked_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
     """The session ended, the user is gone or disabled, or the token was logged out."""
-    return token_error_response("token_revoked", "The token's session has ended.", presented=True)
+    return error_response(TokenRevoked)
 
 
 def _stale_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return token_error_response("invalid_token", "A fresh token is required.", presented=True)
+    return error_response(InvalidToken, "A fresh token is required.")
 
 
 def _unverified_claims(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
-    return token_error_response("invalid_token", "The token is invalid.", presented=True)
+    return error_response(InvalidToken)
 
 
 def register(jwt: JWTManager) -> None:
@@ -174,10 +174,10 @@ def register(jwt: JWTManager) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the handlers, most specific first."""
-    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(StoreUnavailable, _handle_store_unavailable)
+    app.register_error_handler(RotorError, _handle_rotor_error)
     app.register_error_handler(ValidationError, _handle_validation_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
-    app.register_error_handler(StoreUnavailable, _handle_store_unavailable)
     # The rate limiter talks to Redis through its own client (the limits library), whose
     # errors its storage wraps (``app.store.ratelimit``).
     app.register_error_handler(StorageError, _handle_store_unavailable)

@@ -12,7 +12,7 @@ from flask.json.provider import DefaultJSONProvider
 from marshmallow import Schema
 from werkzeug.exceptions import RequestHeaderFieldsTooLarge, RequestURITooLarge
 
-from app.errors import ApiError
+from app.errors import InvalidJson, UnsupportedMediaType
 from app.extensions import get_settings
 
 
@@ -21,10 +21,10 @@ def load_json(schema: Schema, *, optional: bool = False) -> dict[str, Any]:
     if optional and not request.content_length and not request.is_json:
         return {}
     if not request.is_json:
-        raise ApiError("unsupported_media_type", "Send a JSON body (application/json).", 415)
+        raise UnsupportedMediaType()
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ApiError("invalid_json", "The body must be a JSON object.", 400)
+        raise InvalidJson()
     loaded: dict[str, Any] = schema.load(data)
     return loaded
 

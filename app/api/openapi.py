@@ -34,6 +34,7 @@ from app.api.schemas import (
     TokenPairSchema,
     UserSchema,
 )
+from app.errors import error_classes
 from app.extensions import get_settings
 from config import CSRF_HEADER, CSRF_METHODS
 
@@ -47,30 +48,8 @@ _EXTENSION = "rotor.openapi"
 # Who may call a view: a kind of credential, each with its security schemes and errors.
 ACCESS, REFRESH, METRICS = "access", "refresh", "metrics"
 
-# What each machine code means, for the descriptions of the error responses.
-ERROR_CODES = {
-    "invalid_json": "the body is not a JSON object",
-    "invalid_request": "a malformed `Authorization` header, or the token sent in more than one "
-    "place",
-    "missing_token": "no token was sent",
-    "invalid_token": "the token is malformed, forged, of the other type or for another "
-    "issuer or audience",
-    "token_expired": "the token has expired",
-    "token_revoked": "the token's session has ended",
-    "token_reused": "an already consumed refresh token: its session ends too",
-    "csrf_failed": "a request authenticated by cookie without the matching `X-CSRF-TOKEN`",
-    "invalid_credentials": "the email or password is incorrect",
-    "email_taken": "an account with this email already exists",
-    "session_not_found": "no live session of the caller has this id",
-    "not_found": "metrics are disabled, or the token is not `METRICS_TOKEN`",
-    "payload_too_large": "the body is larger than {max_body_bytes} bytes",
-    "uri_too_long": "the URL is longer than {max_header_bytes} bytes",
-    "header_too_large": "a header is longer than {max_header_bytes} bytes",
-    "unsupported_media_type": "the body is not `application/json`",
-    "validation_error": "a field is missing or invalid; `details` names each one",
-    "rate_limited": "too many attempts; try again after `Retry-After` seconds",
-    "store_unavailable": "Redis did not answer; try again after `Retry-After` seconds",
-}
+# What each machine code means, for the descriptions of the error responses: from the classes.
+ERROR_CODES = {cls.code: cls.meaning for cls in error_classes()}
 _TOKEN_ERRORS = ("missing_token", "invalid_token", "token_expired", "token_revoked")
 
 _HEADERS: dict[str, dict[str, Any]] = {

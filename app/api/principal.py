@@ -35,7 +35,7 @@ from app.api.http import client_ip, load_json, user_agent
 from app.api.schemas import RefreshSchema
 from app.auth import Principal, RefreshClaims
 from app.auth.service import USER_AGENT_MAX
-from app.errors import ApiError
+from app.errors import MalformedCredentials
 from app.extensions import get_auth, get_settings
 
 P = ParamSpec("P")
@@ -86,7 +86,7 @@ def access_token_required(view: Callable[P, R]) -> Callable[P, R]:
             and _bearer_header() is not None
             and request.cookies.get(get_settings().cookie_names.access)
         ):
-            raise ApiError("invalid_request", "Send the access token in one place only.", 400)
+            raise MalformedCredentials("Send the access token in one place only.")
         result: R = guarded(*args, **kwargs)
         return result
 
@@ -156,7 +156,7 @@ def _find_refresh_token() -> PresentedRefreshToken:
         if cookie:
             places.append(("cookies", cookie))
     if len(places) > 1:
-        raise ApiError("invalid_request", "Send the refresh token in one place only.", 400)
+        raise MalformedCredentials("Send the refresh token in one place only.")
     if not places:
         raise NoAuthorizationError("A refresh token is required.")
     [(location, token)] = places

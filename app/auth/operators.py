@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app import audit
 from app.auth.accounts import normalize_email
-from app.errors import ApiError
+from app.errors import RotorError
 from app.store import SessionRecord, Store, UserRecord, eviction_warning
 from app.store.keys import KeyLayoutRow
 
@@ -64,7 +64,7 @@ class Operators:
         """Register an account as the API does (the caller validated email and password)."""
         try:
             return self._register(email, password)
-        except ApiError as exc:
+        except RotorError as exc:
             raise OperatorError(exc.message) from exc
 
     def find_user(self, email: str) -> UserRecord:

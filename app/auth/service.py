@@ -1,7 +1,8 @@
 """The rules of Rotor: accounts, logins, rotation, sessions, revocation.
 
-It takes plain values (an email, a token string, an ip) and returns records or raises ApiError;
-it never sees a request. Time comes from ``clock`` so tests can reason about deadlines.
+It takes plain values (an email, a token string, an ip) and returns records or raises the
+errors of ``app.errors``; it never sees a request. Time comes from ``clock`` so tests can
+reason about deadlines.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from app.auth.passwords import PasswordHasher, is_common_password
 from app.auth.policies import ReuseEvidence, ReusePolicy, react_to_reuse
 from app.auth.throttle import PasswordGuard
 from app.auth.tokens import RefreshClaims, TokenPair, Tokens, seal_pair, token_hash, unseal_pair
-from app.errors import ApiError, TokenError
+from app.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    SessionNotFound,
+    TokenReused,
+    TokenRevoked,
+    ValidationFailed,
+    WrongCurrentPassword,
+)
 from app.store import SessionRecord, Store, UserRecord
 from config import Settings
 
@@ -50,17 +59,9 @@ def _new_id(nbytes: int) -> str:
     return secrets.token_hex(nbytes)
 
 
-def _invalid_fields(problems: dict[str, list[str]]) -> ApiError:
-    return ApiError("validation_error", "The request body is invalid.", 422, problems)
-
-
 def _refuse_common_password(password: str, field: str) -> None:
     if is_common_password(password):
-        raise _invalid_fields({field: [COMMON_PASSWORD]})
-
-
-def _invalid_credentials(status: int = 401) -> ApiError:
-    return ApiError("invalid_credentials", "The email or password is incorrect.", status)
+        raise ValidationFailed(details={field: [COMMON_PASSWORD]})
 
 
 class AuthService:
@@ -92,7 +93,7 @@ class AuthService:
         email = normalize_email(email)
         problems = new_account_problems(email, password)
         if problems:
-            raise _invalid_fields(problems)
+            raise ValidationFailed(details=problems)
         password_hash = self.hasher.hash(password)
         uid = _new_id(8)
         created_ms = int(self.clock() * 1000)
@@ -100,7 +101,7 @@ class AuthService:
         if not self.store.create_user(
             uid, email, password_hash, created_ms, password_scheme=scheme
         ):
-            raise ApiError("email_taken", "An account with this email already exists.", 409)
+            raise EmailTaken()
         audit.record("user_registered", user_id=uid, email=email)
         return UserRecord(
             uid, email, password_hash, created_ms, disabled=False, password_scheme=scheme
@@ -112,13 +113,13 @@ class AuthService:
         become an unlimited guessing oracle)."""
         user = self.store.get_user(principal.user_id)
         if user is None:
-            raise TokenError("token_revoked", "The token's session has ended.")
+            raise TokenRevoked()
         _refuse_common_password(new, "new_password")
         self.password_guard.before_check(user.email, ip, action="password_change")
         if not self.hasher.verify(current, user.password_hash, user.password_scheme):
             audit.record("password_changed", outcome="failed", reason="bad_password",
                          user_id=user.id, session_id=principal.session_id, ip=ip)  # fmt: skip
-            raise _invalid_credentials(403)
+            raise WrongCurrentPassword()
         self.password_guard.passed(user.email, ip)
         now_ms = int(self.clock() * 1000)
         stored = self.store.set_password_hash(
@@ -128,7 +129,7 @@ class AuthService:
         if not stored:  # another change came first: ``current`` is no longer the password
             audit.record("password_changed", outcome="failed", reason="password_changed",
                          user_id=user.id, session_id=principal.session_id)  # fmt: skip
-            raise _invalid_credentials(403)
+            raise WrongCurrentPassword()
         # After the new hash is stored, so any session opened with the old password is listed.
         ended = self.store.end_all_sessions(user.id, keep=[principal.session_id])
         audit.record("password_changed", outcome="ok", user_id=user.id,
@@ -151,7 +152,7 @@ class AuthService:
             reason = "unknown_email" if user is None else "disabled" if valid else "bad_password"
             audit.record("login", outcome="failed", reason=reason, email=email, ip=ip,
                          user_agent=user_agent, user_id=user.id if user else None)  # fmt: skip
-            raise _invalid_credentials()
+            raise InvalidCredentials()
         self.password_guard.passed(email, ip)
         if self.hasher.needs_upgrade(user.password_scheme):
             # Hashed before PASSWORD_PEPPER was set: re-hash under it now that we hold the
@@ -182,7 +183,7 @@ class AuthService:
         if opening.outcome != "created":  # disabled, deleted or password changed meanwhile
             audit.record("login", outcome="failed", reason=opening.outcome, email=email, ip=ip,
                          user_agent=user_agent, user_id=user.id)  # fmt: skip
-            raise _invalid_credentials()
+            raise InvalidCredentials()
         for evicted_id in opening.evicted:
             audit.record("session_evicted", user_id=user.id, session_id=evicted_id,
                          reason="max_sessions_per_user")  # fmt: skip
@@ -242,9 +243,9 @@ class AuthService:
             react_to_reuse(
                 self.reuse_policy, self.store, evidence, session_ended=rotation.session_ended
             )
-            raise TokenError("token_reused", "The refresh token was already used.")
+            raise TokenReused()
         audit.record("refresh", outcome="revoked", **event)
-        raise TokenError("token_revoked", "The refresh token's session has ended.")
+        raise TokenRevoked("The refresh token's session has ended.")
 
     def _issue_pair(
         self, user_id: str, session_id: str, generation: int, now: int, refresh_deadline: int,
@@ -294,6 +295,6 @@ class AuthService:
     def end_session(self, principal: Principal, session_id: str) -> None:
         """End one of the caller's sessions; 404 for an id that is not theirs or not alive."""
         if not self.store.end_sessions(principal.user_id, [session_id]):
-            raise ApiError("session_not_found", "No such session.", 404)
+            raise SessionNotFound()
         audit.record("session_revoked", user_id=principal.user_id, session_id=session_id,
                      by_session_id=principal.session_id)  # fmt: skip
