@@ -22,6 +22,6 @@ def init_app(app: Flask, jwt: JWTManager, service: AuthService) -> None:
     app.before_request(refuse_oversized_request)
     app.register_blueprint(auth.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(jwks.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(docs.bp)
-    app.register_blueprint(jwks.bp)

@@ -17,6 +17,7 @@ from app.api.http import (
     no_store,
     user_agent,
 )
+from app.api.openapi import ACCESS, REFRESH, documented
 from app.api.principal import (
     access_token_required,
     authenticated_by_cookie,
@@ -27,12 +28,18 @@ from app.api.principal import (
 from app.api.schemas import (
     LoginSchema,
     PasswordChangeSchema,
+    RefreshSchema,
     RegisterSchema,
     SessionListSchema,
     UserSchema,
 )
 from app.auth import TokenPair
-from app.errors import SessionNotFound
+from app.errors import (
+    EmailTaken,
+    InvalidCredentials,
+    SessionNotFound,
+    WrongCurrentPassword,
+)
 from app.extensions import get_auth
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
@@ -70,6 +77,16 @@ def _token_pair_response(pair: TokenPair, *, in_cookies: bool = False) -> Respon
 
 
 @bp.post("/register")
+@documented(
+    "Create an account",
+    "The email is trimmed and lower-cased. A password is 8 to 1024 characters and not one of "
+    "the most common passwords (422 otherwise).",
+    status=201,
+    response=UserSchema,
+    request=RegisterSchema,
+    rate_limited=True,
+    errors=(EmailTaken,),
+)
 def register() -> Response:
     data = load_json(_register_schema)
     user = get_auth().register(data["email"], data["password"])
@@ -80,6 +97,15 @@ def register() -> Response:
 
 
 @bp.post("/login")
+@documented(
+    "Log in: open a session and get a token pair",
+    "An unknown email and a wrong password get the same answer. With `use_cookies` the "
+    "tokens come as HttpOnly cookies (cookie mode), and the body leaves them out.",
+    request=LoginSchema,
+    rate_limited=True,
+    tokens=True,
+    errors=(InvalidCredentials,),
+)
 def login() -> Response:
     data = load_json(_login_schema)
     in_cookies = data.get("use_cookies", False)
@@ -90,6 +116,19 @@ def login() -> Response:
 
 
 @bp.post("/refresh")
+@documented(
+    "Rotate a refresh token into a new token pair",
+    "The presented refresh token is consumed. Within `REFRESH_REUSE_GRACE` seconds the "
+    "just-consumed token answers the same successor pair again; after that it is a reuse "
+    "(`token_reused`), which ends the session. Send the token in exactly one place: the "
+    "JSON body, `Authorization: Bearer <refresh token>`, or the refresh cookie (with "
+    "`X-CSRF-TOKEN`; the answer then comes in cookies too).",
+    request=RefreshSchema,
+    request_required=False,
+    credential=REFRESH,
+    rate_limited=True,
+    tokens=True,
+)
 @refresh_token_required
 def refresh() -> Response:
     presented = presented_refresh_token()  # verified by the guard (or the rate limiter)
@@ -100,6 +139,13 @@ def refresh() -> Response:
 
 
 @bp.post("/logout")
+@documented(
+    "End this session",
+    "Its refresh token and every access token of it stop working at once.",
+    status=204,
+    credential=ACCESS,
+    clears_cookies=True,
+)
 @access_token_required
 def logout() -> Response:
     get_auth().logout(current_principal())
@@ -107,6 +153,7 @@ def logout() -> Response:
 
 
 @bp.post("/logout-all")
+@documented("End every session of the user", status=204, credential=ACCESS, clears_cookies=True)
 @access_token_required
 def logout_all() -> Response:
     get_auth().logout_all(current_principal())
@@ -120,6 +167,12 @@ def _ended_response() -> Response:
 
 
 @bp.get("/sessions")
+@documented(
+    "List the caller's live sessions",
+    "Newest first; `current` marks the session of the calling token.",
+    response=SessionListSchema,
+    credential=ACCESS,
+)
 @access_token_required
 def list_sessions() -> Response:
     principal = current_principal()
@@ -139,6 +192,19 @@ def list_sessions() -> Response:
 
 
 @bp.delete("/sessions/<session_id>")
+@documented(
+    "End one of the caller's sessions",
+    "Another user's session id answers 404 like an unknown one.",
+    status=204,
+    credential=ACCESS,
+    errors=(SessionNotFound,),
+    parameters={
+        "session_id": {
+            "description": "The `id` of a session from `GET /api/auth/sessions`.",
+            "schema": {"type": "string", "pattern": "^[0-9a-f]{1,64}$"},
+        }
+    },
+)
 @access_token_required
 def end_session(session_id: str) -> Response:
     if not _SESSION_ID.fullmatch(session_id):
@@ -148,6 +214,7 @@ def end_session(session_id: str) -> Response:
 
 
 @bp.get("/me")
+@documented("The caller's account", response=UserSchema, credential=ACCESS)
 @access_token_required
 def me() -> Response:
     principal = current_principal()
@@ -162,6 +229,17 @@ def me() -> Response:
 
 
 @bp.post("/password")
+@documented(
+    "Change the password",
+    "Every other session of the user ends; this one goes on. The new password follows the "
+    "rules of registration. A wrong `current_password` counts against the same limit as a "
+    "failed login (429 past it).",
+    status=204,
+    request=PasswordChangeSchema,
+    credential=ACCESS,
+    rate_limited=True,
+    errors=(WrongCurrentPassword,),
+)
 @access_token_required
 def change_password() -> Response:
     data = load_json(_password_schema)

@@ -13,6 +13,8 @@ from pathlib import Path
 import flask_swagger_ui
 from flask import Blueprint, Response, abort, send_from_directory
 
+from app.api.openapi import documented
+
 bp = Blueprint("docs", __name__, url_prefix="/api/docs", static_folder="static")
 
 SWAGGER_UI_DIR = Path(flask_swagger_ui.__file__).parent / "dist"
@@ -52,6 +54,13 @@ def protect(response: Response) -> Response:
 
 
 @bp.get("")
+@documented(
+    "A readable view of this document",
+    "Swagger UI, served from this origin (no external assets), rendering `/api/openapi.json`.",
+    response={"type": "string"},
+    media_type="text/html",
+    store=False,
+)
 def viewer() -> Response:
     return Response(PAGE, mimetype="text/html")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from app.api.http import json_response
+from app.api.openapi import documented
+from app.api.schemas import JwkSetSchema
 from app.extensions import get_auth
 
 bp = Blueprint("jwks", __name__)
@@ -20,6 +22,14 @@ JWKS_MAX_AGE = 300
 
 
 @bp.get("/.well-known/jwks.json")
+@documented(
+    "The public keys that verify Rotor's tokens (JWKS)",
+    "For resource servers that verify access tokens themselves. Verifiers may cache it for "
+    "`Cache-Control`'s max-age; a new key is published here before it signs.",
+    response=JwkSetSchema,
+    store=False,
+    cache_control={"type": "string", "pattern": "^public, max-age=[0-9]+$"},
+)
 def jwks() -> Response:
     """The public signing keys, current and previous, each with kid, alg and use=sig."""
     response = json_response(get_auth().tokens.keys.jwks)

@@ -2,17 +2,19 @@
 
 The document is generated, not written: apispec's MarshmallowPlugin turns the schemas of
 ``app.api.schemas`` into JSON Schema, and the paths and methods come from the app's URL map.
-`OPERATIONS` names, per view, what the URL map cannot know (schemas, statuses, security), and a
-test keeps it and the URL map equal. The document is built once per app, on first use.
+Each view says what the URL map cannot know (schemas, statuses, security, its own errors) with
+`documented`, next to it; the errors' codes and meanings come from their classes
+(``app.errors``). The document is built once per app, on first use.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -20,21 +22,26 @@ from flask import Blueprint, Flask, Response, current_app
 from marshmallow import Schema
 
 from app.api.http import json_response
-from app.api.schemas import (
-    CookieSessionSchema,
-    ErrorSchema,
-    HealthSchema,
-    JwkSetSchema,
-    LoginSchema,
-    PasswordChangeSchema,
-    ReadinessSchema,
-    RefreshSchema,
-    RegisterSchema,
-    SessionListSchema,
-    TokenPairSchema,
-    UserSchema,
+from app.api.schemas import CookieSessionSchema, ErrorSchema, TokenPairSchema
+from app.errors import (
+    CsrfFailed,
+    HeaderTooLarge,
+    InvalidJson,
+    InvalidToken,
+    MalformedCredentials,
+    MissingToken,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RotorError,
+    StoreUnavailable,
+    TokenExpired,
+    TokenReused,
+    TokenRevoked,
+    UnsupportedMediaType,
+    UriTooLong,
+    ValidationFailed,
 )
-from app.errors import error_classes
 from app.extensions import get_settings
 from config import CSRF_HEADER, CSRF_METHODS
 
@@ -48,9 +55,9 @@ _EXTENSION = "rotor.openapi"
 # Who may call a view: a kind of credential, each with its security schemes and errors.
 ACCESS, REFRESH, METRICS = "access", "refresh", "metrics"
 
-# What each machine code means, for the descriptions of the error responses: from the classes.
-ERROR_CODES = {cls.code: cls.meaning for cls in error_classes()}
-_TOKEN_ERRORS = ("missing_token", "invalid_token", "token_expired", "token_revoked")
+_TOKEN_ERRORS = (MissingToken, InvalidToken, TokenExpired, TokenRevoked)
+_VIEW_ATTRIBUTE = "_rotor_openapi"
+F = TypeVar("F", bound=Callable[..., Any])
 
 _HEADERS: dict[str, dict[str, Any]] = {
     "WWW-Authenticate": {
@@ -74,8 +81,8 @@ class Operation:
     """What the document says about one view; its path and method come from the URL map."""
 
     summary: str
-    description: str
-    status: int
+    description: str = ""
+    status: int = 200
     response: type[Schema] | dict[str, Any] | None = None  # the success body, if any
     media_type: str = JSON  # of the success body
     request: type[Schema] | None = None  # a JSON body, loaded with this schema
@@ -86,131 +93,28 @@ class Operation:
     tokens: bool = False  # answers a token pair, in the body or (cookie mode) in cookies
     clears_cookies: bool = False  # a cookie-mode caller gets its cookies expired
     cache_control: dict[str, Any] | None = None  # the schema of a Cache-Control it always sends
-    errors: Mapping[int, tuple[str, ...]] = field(default_factory=dict)  # view-specific codes
+    errors: tuple[type[RotorError], ...] = ()  # what the view itself raises
     parameters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
-# Every view of the app, by endpoint, in the order of API.md.
-OPERATIONS: dict[str, Operation] = {
-    "auth.register": Operation(
-        "Create an account",
-        "The email is trimmed and lower-cased. A password is 8 to 1024 characters and not one "
-        "of the most common passwords (422 otherwise).",
-        201,
-        UserSchema,
-        request=RegisterSchema,
-        rate_limited=True,
-        errors={409: ("email_taken",)},
-    ),
-    "auth.login": Operation(
-        "Log in: open a session and get a token pair",
-        "An unknown email and a wrong password get the same answer. With `use_cookies` the "
-        "tokens come as HttpOnly cookies (cookie mode), and the body leaves them out.",
-        200,
-        request=LoginSchema,
-        rate_limited=True,
-        tokens=True,
-        errors={401: ("invalid_credentials",)},
-    ),
-    "auth.refresh": Operation(
-        "Rotate a refresh token into a new token pair",
-        "The presented refresh token is consumed. Within `REFRESH_REUSE_GRACE` seconds the "
-        "just-consumed token answers the same successor pair again; after that it is a reuse "
-        "(`token_reused`), which ends the session. Send the token in exactly one place: the "
-        "JSON body, `Authorization: Bearer <refresh token>`, or the refresh cookie (with "
-        "`X-CSRF-TOKEN`; the answer then comes in cookies too).",
-        200,
-        request=RefreshSchema,
-        request_required=False,
-        credential=REFRESH,
-        rate_limited=True,
-        tokens=True,
-    ),
-    "auth.logout": Operation(
-        "End this session",
-        "Its refresh token and every access token of it stop working at once.",
-        204,
-        credential=ACCESS,
-        clears_cookies=True,
-    ),
-    "auth.logout_all": Operation(
-        "End every session of the user", "", 204, credential=ACCESS, clears_cookies=True
-    ),
-    "auth.list_sessions": Operation(
-        "List the caller's live sessions",
-        "Newest first; `current` marks the session of the calling token.",
-        200,
-        SessionListSchema,
-        credential=ACCESS,
-    ),
-    "auth.end_session": Operation(
-        "End one of the caller's sessions",
-        "Another user's session id answers 404 like an unknown one.",
-        204,
-        credential=ACCESS,
-        errors={404: ("session_not_found",)},
-        parameters={
-            "session_id": {
-                "description": "The `id` of a session from `GET /api/auth/sessions`.",
-                "schema": {"type": "string", "pattern": "^[0-9a-f]{1,64}$"},
-            }
-        },
-    ),
-    "auth.me": Operation("The caller's account", "", 200, UserSchema, credential=ACCESS),
-    "auth.change_password": Operation(
-        "Change the password",
-        "Every other session of the user ends; this one goes on. The new password follows the "
-        "rules of registration. A wrong `current_password` counts against the same limit as a "
-        "failed login (429 past it).",
-        204,
-        request=PasswordChangeSchema,
-        credential=ACCESS,
-        rate_limited=True,
-        errors={403: ("invalid_credentials",)},
-    ),
-    "ops.healthz": Operation(
-        "Liveness", "The process is up; says nothing about Redis.", 200, HealthSchema, store=False
-    ),
-    "ops.readyz": Operation(
-        "Readiness",
-        "200 when Redis answers. `warnings` says when Redis may evict Rotor's keys.",
-        200,
-        ReadinessSchema,
-    ),
-    "ops.prometheus_metrics": Operation(
-        "Prometheus metrics",
-        "The Prometheus text format. Without `METRICS_TOKEN` set, or without it as the bearer "
-        "token, the answer is 404, as if there were no such page.",
-        200,
-        {"type": "string"},
-        media_type="text/plain",
-        credential=METRICS,
-    ),
-    "jwks.jwks": Operation(
-        "The public keys that verify Rotor's tokens (JWKS)",
-        "For resource servers that verify access tokens themselves. Verifiers may cache it "
-        "for `Cache-Control`'s max-age; a new key is published here before it signs.",
-        200,
-        JwkSetSchema,
-        store=False,
-        cache_control={"type": "string", "pattern": "^public, max-age=[0-9]+$"},
-    ),
-    "openapi.document": Operation(
-        "This OpenAPI document",
-        "Generated from the request and response schemas the service validates with.",
-        200,
-        {"type": "object"},
-        store=False,
-    ),
-    "docs.viewer": Operation(
-        "A readable view of this document",
-        "Swagger UI, served from this origin (no external assets), rendering `/api/openapi.json`.",
-        200,
-        {"type": "string"},
-        media_type="text/html",
-        store=False,
-    ),
-}
+def documented(summary: str, description: str = "", **details: Any) -> Callable[[F], F]:
+    """Describe a view for the OpenAPI document, beside it (see `Operation` for ``details``):
+    put it right under the route decorator."""
+    operation = Operation(summary, description, **details)
+
+    def describe(view: F) -> F:
+        setattr(view, _VIEW_ATTRIBUTE, operation)
+        return view
+
+    return describe
+
+
+def operation_of(view: Callable[..., Any]) -> Operation | None:
+    """The description `documented` gave a view, through any wrapper (the rate limiter's)."""
+    found = inspect.unwrap(view, stop=lambda f: hasattr(f, _VIEW_ATTRIBUTE))
+    operation: Operation | None = getattr(found, _VIEW_ATTRIBUTE, None)
+    return operation
+
 
 # Blueprints outside the API: the cookie-mode demo page, registered in development and tests only.
 UNDOCUMENTED_BLUEPRINTS = frozenset({"demo"})
@@ -256,36 +160,32 @@ def security_requirements(operation: Operation, method: str) -> list[dict[str, l
     return []
 
 
-def error_codes(operation: Operation, method: str) -> dict[int, list[str]]:
-    """Every error status the view can answer, with the codes of each."""
-    codes: dict[int, list[str]] = {}
+def error_codes(operation: Operation, method: str) -> dict[int, list[type[RotorError]]]:
+    """Every error status the view can answer, with the errors of each."""
+    errors: dict[int, list[type[RotorError]]] = {}
 
-    def add(status: int, *names: str) -> None:
-        codes.setdefault(status, []).extend(n for n in names if n not in codes.get(status, []))
+    def add(*classes: type[RotorError]) -> None:
+        for cls in classes:
+            if cls not in errors.setdefault(cls.status, []):
+                errors[cls.status].append(cls)
 
     if operation.request is not None:
-        add(400, "invalid_json")
-        add(413, "payload_too_large")
-        add(415, "unsupported_media_type")
-        add(422, "validation_error")
+        add(InvalidJson, PayloadTooLarge, UnsupportedMediaType, ValidationFailed)
     if operation.credential in (ACCESS, REFRESH):
-        add(400, "invalid_request")
-        add(401, *_TOKEN_ERRORS)
+        add(MalformedCredentials, *_TOKEN_ERRORS)
     if operation.credential == REFRESH:
-        add(401, "token_reused")
+        add(TokenReused)
     if _checks_csrf(operation, method):
-        add(403, "csrf_failed")
+        add(CsrfFailed)
     if operation.credential == METRICS:
-        add(404, "not_found")
-    for status, names in operation.errors.items():
-        add(status, *names)
-    add(414, "uri_too_long")  # every request: see app.api.http.refuse_oversized_request
-    add(431, "header_too_large")
+        add(NotFound)
+    add(*operation.errors)
+    add(UriTooLong, HeaderTooLarge)  # every request: see app.api.http.refuse_oversized_request
     if operation.rate_limited:
-        add(429, "rate_limited")
+        add(RateLimited)
     if operation.store:
-        add(503, "store_unavailable")
-    return dict(sorted(codes.items()))
+        add(StoreUnavailable)
+    return dict(sorted(errors.items()))
 
 
 def _security_schemes() -> dict[str, dict[str, Any]]:
@@ -330,7 +230,7 @@ def _security_schemes() -> dict[str, dict[str, Any]]:
 
 
 def build_document(app: Flask) -> dict[str, Any]:
-    """The OpenAPI document of ``app``: every rule of its URL map with its `OPERATIONS` entry."""
+    """The OpenAPI document of ``app``: every rule of its URL map, described by its view."""
     spec = APISpec(
         title="Rotor",
         version=API_VERSION,
@@ -349,16 +249,15 @@ def build_document(app: Flask) -> dict[str, Any]:
     settings = get_settings()
     limits = {"max_body_bytes": settings.max_body_bytes,
               "max_header_bytes": settings.max_header_bytes}  # fmt: skip
-    by_endpoint: dict[str, list[tuple[str, str]]] = {}
     for endpoint, path, method in documented_rules(app):
-        by_endpoint.setdefault(endpoint, []).append((path, method))
-    for endpoint, operation in OPERATIONS.items():
-        for path, method in by_endpoint.get(endpoint, []):
-            spec.path(
-                path=path,
-                operations={method: _operation(endpoint, method, operation, limits)},
-                parameters=_path_parameters(path, operation),
-            )
+        operation = operation_of(app.view_functions[endpoint])
+        if operation is None:
+            raise LookupError(f"the view {endpoint} has no @documented description")
+        spec.path(
+            path=path,
+            operations={method: _operation(endpoint, method, operation, limits)},
+            parameters=_path_parameters(path, operation),
+        )
     document = spec.to_dict()
     return {"openapi": document.pop("openapi"), **document}
 
@@ -382,9 +281,8 @@ def _operation(
     security = security_requirements(operation, method)
     if security:
         doc["security"] = security
-    for status, names in error_codes(operation, method).items():
-        meanings = {name: ERROR_CODES[name].format(**limits) for name in names}
-        doc["responses"][str(status)] = _error(status, meanings)
+    for status, classes in error_codes(operation, method).items():
+        doc["responses"][str(status)] = _error(status, classes, limits)
     return doc
 
 
@@ -416,19 +314,21 @@ def _success(operation: Operation) -> dict[str, Any]:
     return response
 
 
-def _error(status: int, meanings: dict[str, str]) -> dict[str, Any]:
-    text = "; ".join(f"`{code}`: {meaning}" for code, meaning in meanings.items())
+def _error(status: int, classes: list[type[RotorError]], limits: dict[str, int]) -> dict[str, Any]:
+    """One error status of a view: what each of its codes means, and the headers its classes
+    send (``app.api.errors.error_response``)."""
+    text = "; ".join(f"`{cls.code}`: {cls.meaning.format(**limits)}" for cls in classes)
     response: dict[str, Any] = {
         "description": f"{HTTPStatus(status).phrase}. {text}.",
         "content": {JSON: {"schema": "Error"}},
     }
-    if status == 401:
+    if status == 401:  # every 401 carries the challenge
         response["headers"] = {
             "WWW-Authenticate": {**_HEADERS["WWW-Authenticate"], "required": True}
         }
-    elif status == 400 and "invalid_request" in meanings:
+    elif any(cls.bearer_error for cls in classes):
         response["headers"] = {"WWW-Authenticate": _HEADERS["WWW-Authenticate"]}
-    elif status in (429, 503):
+    elif status in (RateLimited.status, StoreUnavailable.status):
         response["headers"] = {"Retry-After": {**_HEADERS["Retry-After"], "required": True}}
     return response
 
@@ -450,5 +350,11 @@ def openapi_document(app: Flask) -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
+@documented(
+    "This OpenAPI document",
+    "Generated from the request and response schemas the service validates with.",
+    response={"type": "object"},
+    store=False,
+)
 def document() -> Response:
     return json_response(openapi_document(current_app))

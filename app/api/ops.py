@@ -8,18 +8,28 @@ from flask import Blueprint, Response, abort, current_app, request
 
 from app import metrics
 from app.api.http import json_response
+from app.api.openapi import METRICS, documented
+from app.api.schemas import HealthSchema, ReadinessSchema
 from app.extensions import get_auth, get_settings
 
 bp = Blueprint("ops", __name__)
 
 
 @bp.get("/healthz")
+@documented(
+    "Liveness", "The process is up; says nothing about Redis.", response=HealthSchema, store=False
+)
 def healthz() -> Response:
     """The process is up; says nothing about Redis."""
     return json_response({"status": "ok"})
 
 
 @bp.get("/readyz")
+@documented(
+    "Readiness",
+    "200 when Redis answers. `warnings` says when Redis may evict Rotor's keys.",
+    response=ReadinessSchema,
+)
 def readyz() -> Response:
     """Ready when Redis answers (StoreUnavailable becomes 503 ``store_unavailable``); also
     reports Redis's eviction policy, which must be ``noeviction``."""
@@ -32,6 +42,14 @@ def readyz() -> Response:
 
 
 @bp.get("/metrics")
+@documented(
+    "Prometheus metrics",
+    "The Prometheus text format. Without `METRICS_TOKEN` set, or without it as the bearer "
+    "token, the answer is 404, as if there were no such page.",
+    response={"type": "string"},
+    media_type="text/plain",
+    credential=METRICS,
+)
 def prometheus_metrics() -> Response:
     """Prometheus text format; 404 unless METRICS_TOKEN is set, then that bearer token only."""
     token = get_settings().metrics_token
