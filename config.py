@@ -335,7 +335,7 @@ class Settings:
             raise ConfigError(
                 f"JWT_ALGORITHM={algorithm} needs a signing key: set JWT_SIGNING_KEYS to PEM "
                 "file paths (the first signs, all verify) or JWT_PRIVATE_KEY_1 to PEM text; "
-                f"`flask --app wsgi keys generate --alg {algorithm}` writes one"
+                f"`flask --app wsgi signing-keys generate --alg {algorithm}` writes one"
             )
         if not self.jwt_secret_key and (self.env == "development" or algorithm != "HS256"):
             # A random secret per process. In development tokens do not survive a restart, by

@@ -1,4 +1,4 @@
-"""Operator commands: ``flask --app wsgi users|sessions|keys ...``.
+"""Operator commands: ``flask --app wsgi users|sessions|redis-keys|signing-keys ...``.
 
 They call the auth room (``app.auth.operators``, ``app.auth.keys``), never Redis nor the api
 room: an operator's revoke takes the same path as the API's. Passwords are read from a hidden
@@ -35,7 +35,7 @@ _DURATION = re.compile(r"(\d+)([dhms])")
 
 def init_app(app: Flask) -> None:
     """Register the operator commands on the app's ``flask`` CLI."""
-    for command in (users, sessions, keys_command):
+    for command in (users, sessions, redis_keys, signing_keys):
         app.cli.add_command(command)
 
 
@@ -227,24 +227,18 @@ def flush_sessions(older_than: int | None, dry_run: bool, yes: bool) -> None:
     click.echo(f"scanned {report.scanned} session(s); {verb} {report.ended}")
 
 
-# -- keys ---------------------------------------------------------------------------------
+# -- redis-keys ---------------------------------------------------------------------------
 
 
-@click.group("keys", cls=AppGroup, invoke_without_command=True)
-@click.pass_context
-def keys_command(ctx: click.Context) -> None:
-    """Print the Redis key layout under the configured REDIS_KEY_PREFIX, for redis-cli.
-
-    See docs/redis.md for redis-cli recipes that keep the session index consistent.
-    The subcommands manage token signing keys: `keys list`, `keys generate`.
-    """
-    if ctx.invoked_subcommand is None:
-        _print_key_layout()
-
-
+@click.command("redis-keys")
 @with_appcontext
 @_fails_cleanly
-def _print_key_layout() -> None:
+def redis_keys() -> None:
+    """Print the Redis key layout under the configured REDIS_KEY_PREFIX, for redis-cli.
+
+    Every key Rotor writes, the rate limiter's included. See docs/redis.md for redis-cli
+    recipes that keep the session index consistent.
+    """
     service = get_auth()
     layout = service.operators.key_layout()
     click.echo(f"prefix: {service.settings.redis_key_prefix}")
@@ -255,7 +249,12 @@ def _print_key_layout() -> None:
     )
 
 
-@keys_command.command("list")
+# -- signing-keys -------------------------------------------------------------------------
+
+signing_keys = AppGroup("signing-keys", help="The keys that sign and verify Rotor's tokens.")
+
+
+@signing_keys.command("list")
 def list_signing_keys() -> None:
     """Show the token signing keys loaded from the configuration: kid, algorithm, whether it
     signs or only verifies, and where it came from. Never any key material."""
@@ -273,7 +272,7 @@ def list_signing_keys() -> None:
         )
 
 
-@keys_command.command("generate", with_appcontext=False)
+@signing_keys.command("generate", with_appcontext=False)
 @click.option(
     "--alg",
     "algorithm",

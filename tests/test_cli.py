@@ -1,4 +1,5 @@
-"""The operator CLI (`flask --app wsgi users|sessions|keys`), against the real redis-server."""
+"""The operator CLI (`flask --app wsgi users|sessions|redis-keys|signing-keys`), against the real
+redis-server."""
 
 from __future__ import annotations
 
@@ -327,9 +328,9 @@ def test_durations_convert_to_milliseconds(text, ms):
 # -- keys and help --------------------------------------------------------------------------
 
 
-def test_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis):
+def test_redis_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis):
     app = _cli_app(settings.replace(redis_key_prefix="rotor-ops:"), real_redis)
-    result = app.test_cli_runner().invoke(args=["keys"])
+    result = app.test_cli_runner().invoke(args=["redis-keys"])
     assert result.exit_code == 0, result.output
     assert "prefix: rotor-ops:" in result.stdout
     for key in (
@@ -339,16 +340,19 @@ def test_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis
         "rotor-ops:{<uid>}:session:<sid>",
         "rotor-ops:{<uid>}:grace:<sid>",
         "rotor-ops:{<uid>}:denied:<jti>",
+        "rotor-ops:ratelimit:LIMITER/session:<sid>/auth.refresh/<limit>",
     ):
         assert key in result.stdout
     assert "auth:" not in result.stdout
 
 
-def test_keys_list_shows_each_loaded_key_and_no_key_material(settings, real_redis, tmp_path):
+def test_signing_keys_list_shows_each_loaded_key_and_no_key_material(
+    settings, real_redis, tmp_path
+):
     new, old = (write_key_pair("EdDSA", tmp_path) for _ in range(2))
     pems = tuple(PemKey(str(k.private_path), k.private_path.read_text()) for k in (new, old))
     app = _cli_app(settings.replace(jwt_algorithm="EdDSA", jwt_signing_keys=pems), real_redis)
-    result = app.test_cli_runner().invoke(args=["keys", "list"])
+    result = app.test_cli_runner().invoke(args=["signing-keys", "list"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["kid", "alg", "use", "source"]
@@ -358,17 +362,19 @@ def test_keys_list_shows_each_loaded_key_and_no_key_material(settings, real_redi
     assert new.private_path.read_text().splitlines()[1] not in result.output
 
 
-def test_keys_list_on_hs256_says_nothing_is_published(run):
-    result = run("keys", "list")
+def test_signing_keys_list_on_hs256_says_nothing_is_published(run):
+    result = run("signing-keys", "list")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1].split() == ["-", "HS256", "signing", "JWT_SECRET_KEY"]
     assert "publishes no key" in " ".join(result.stdout.split())
 
 
 @pytest.mark.parametrize("algorithm", ["EdDSA", "ES256", "RS256"])
-def test_keys_generate_writes_a_0600_private_key_and_prints_its_kid(run, tmp_path, algorithm):
+def test_signing_keys_generate_writes_a_0600_private_key_and_prints_its_kid(
+    run, tmp_path, algorithm
+):
     out = tmp_path / "keys"
-    result = run("keys", "generate", "--alg", algorithm, "--out", str(out))
+    result = run("signing-keys", "generate", "--alg", algorithm, "--out", str(out))
     assert result.exit_code == 0, result.output
     printed = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     private = Path(printed["private key"].split(" (")[0])
@@ -383,9 +389,10 @@ def test_keys_generate_writes_a_0600_private_key_and_prints_its_kid(run, tmp_pat
     assert loaded.signing.kid == printed["kid"]
 
 
-def test_keys_generate_needs_a_known_algorithm(run, tmp_path):
-    assert run("keys", "generate", "--out", str(tmp_path)).exit_code == 2
-    assert run("keys", "generate", "--alg", "HS256", "--out", str(tmp_path)).exit_code == 2
+def test_signing_keys_generate_needs_a_known_algorithm(run, tmp_path):
+    assert run("signing-keys", "generate", "--out", str(tmp_path)).exit_code == 2
+    generate = ("signing-keys", "generate", "--alg", "HS256", "--out", str(tmp_path))
+    assert run(*generate).exit_code == 2
     assert not list(tmp_path.iterdir())
 
 
@@ -400,9 +407,10 @@ def test_keys_generate_needs_a_known_algorithm(run, tmp_path):
         ("sessions", "list"),
         ("sessions", "revoke"),
         ("sessions", "flush"),
-        ("keys",),
-        ("keys", "list"),
-        ("keys", "generate"),
+        ("redis-keys",),
+        ("signing-keys",),
+        ("signing-keys", "list"),
+        ("signing-keys", "generate"),
     ],
 )
 def test_every_command_has_help(run, command):

@@ -9,7 +9,8 @@ one atomic step, which Flask-Limiter's ``deduct_when`` (test before, count after
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from flask import Flask, request
 from flask_limiter import Limiter, RequestLimit
@@ -20,15 +21,38 @@ from app.api.principal import presented_refresh_token
 from config import Settings
 
 
-def _session() -> str:
-    """The session of a refresh attempt, from the verified token wherever it came (body,
-    header or cookie: browsers behind one NAT are limited each on their own); the IP when
-    the token is refused (an attacker cannot spend someone else's session budget with a
-    forged token, and the view answers the refusal)."""
-    try:
-        return "session:" + presented_refresh_token().claims.session_id
-    except Exception:  # the view raises it again, verified once
-        return "ip:" + (get_remote_address() or "")
+class LimiterStorage(Protocol):
+    """Where the limiter counts and how its keys name a client: the store room's
+    ``LimiterStorage``, which the app factory hands over (the api room imports no store)."""
+
+    @property
+    def uri(self) -> str: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
+    def address_subject(self, ip: str) -> str: ...
+    def session_subject(self, sid: str) -> str: ...
+    def refused_refresh_subject(self, ip: str) -> str: ...
+
+
+def _per_address(storage: LimiterStorage) -> Callable[[], str]:
+    def address() -> str:
+        return storage.address_subject(get_remote_address() or "")
+
+    return address
+
+
+def _per_session(storage: LimiterStorage) -> Callable[[], str]:
+    def session() -> str:
+        """The session of a refresh attempt, from the verified token wherever it came (body,
+        header or cookie: browsers behind one NAT are limited each on their own); the IP when
+        the token is refused (an attacker cannot spend someone else's session budget with a
+        forged token, and the view answers the refusal)."""
+        try:
+            return storage.session_subject(presented_refresh_token().claims.session_id)
+        except Exception:  # the view raises it again, verified once
+            return storage.refused_refresh_subject(get_remote_address() or "")
+
+    return session
 
 
 def _breached(limit: RequestLimit) -> None:
@@ -36,28 +60,30 @@ def _breached(limit: RequestLimit) -> None:
                  ip=get_remote_address())  # fmt: skip
 
 
-def init_app(
-    app: Flask, settings: Settings, storage_uri: str, storage_options: dict[str, Any]
-) -> Limiter | None:
-    """Wrap the limited views of this app (one limiter per app: each has its own storage,
-    which the store room describes and the app factory hands over)."""
+def init_app(app: Flask, settings: Settings, storage: LimiterStorage) -> Limiter | None:
+    """Wrap the limited views of this app (one limiter per app: each has its own storage)."""
     if not settings.ratelimit_enabled:
         return None
+    per_address = _per_address(storage)
     limiter = Limiter(
-        get_remote_address, app=app, storage_uri=storage_uri, storage_options=storage_options,
-        headers_enabled=True, strategy="fixed-window",
-    )  # fmt: skip
+        per_address,
+        app=app,
+        storage_uri=storage.uri,
+        storage_options=storage.options,
+        headers_enabled=True,
+        strategy="fixed-window",
+    )
     limits = {
-        "auth.login": [(settings.ratelimit_login_ip, get_remote_address, None)],
-        "auth.refresh": [(settings.ratelimit_refresh_session, _session, None),
-                         (settings.ratelimit_refresh_ip, get_remote_address, None)],
-        "auth.register": [(settings.ratelimit_register_ip, get_remote_address, None)],
-    }  # fmt: skip
+        "auth.login": [(settings.ratelimit_login_ip, per_address)],
+        "auth.refresh": [
+            (settings.ratelimit_refresh_session, _per_session(storage)),
+            (settings.ratelimit_refresh_ip, per_address),
+        ],
+        "auth.register": [(settings.ratelimit_register_ip, per_address)],
+    }
     for endpoint, rules in limits.items():
         view = app.view_functions[endpoint]
-        for rule, key, deduct_when in rules:
-            view = limiter.limit(rule, key_func=key, deduct_when=deduct_when, on_breach=_breached)(
-                view
-            )
+        for rule, key in rules:
+            view = limiter.limit(rule, key_func=key, on_breach=_breached)(view)
         app.view_functions[endpoint] = view
     return limiter

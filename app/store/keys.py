@@ -1,4 +1,4 @@
-"""Every Redis key Rotor writes is built here, and nowhere else.
+"""Every Redis key Rotor writes is built here, and nowhere else (the rate limiter's included).
 
 Keys of one user carry the Redis Cluster hash tag ``{<user id>}``: the scripts that rotate a
 token or end sessions touch several of them at once, and Redis Cluster runs a script only when
@@ -22,6 +22,15 @@ Layout (prefix ``auth:`` by default)::
                                              a fixed window (TTL: the window)
     auth:{login:<email digest>}:fails:<window s>
                                      string  the same from every address (TTL: the window)
+    auth:ratelimit:LIMITER/<subject>/<endpoint>/<limit>
+                                     string  requests counted by Flask-Limiter in a fixed window
+                                             (TTL: the window)
+
+Flask-Limiter (the limits library) writes its counters itself, one key per subject, endpoint
+and limit: ``<ratelimit prefix>:LIMITER/<subject>/<endpoint>/<n>/<per>/<unit>``. Rotor gives
+it the prefix and the subjects, built here: a client address, ``session:<sid>`` or, for a
+refresh whose token was refused, ``ip:<address>``. Each counter is touched on its own, so they
+carry no hash tag.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ _GLOB_SPECIAL = "\\*?[]"
 
 
 class KeyLayoutRow(NamedTuple):
-    """One line of the key layout, for operators (``flask keys``, docs/redis.md)."""
+    """One line of the key layout, for operators (``flask redis-keys``, docs/redis.md)."""
 
     key: str
     type: str
@@ -91,6 +100,27 @@ class KeySpace:
         key = f"{self.prefix}{{login:{digest}}}:fails:{window}"
         return key if ip is None else f"{key}:{ip}"
 
+    def ratelimit_prefix(self) -> str:
+        """The prefix of the rate limiter's counters (the limits library adds ``:`` and the
+        rest of each key)."""
+        return f"{self.prefix}ratelimit"
+
+    @staticmethod
+    def ratelimit_address(ip: str) -> str:
+        """The subject of a per-address limit: the address itself."""
+        return ip
+
+    @staticmethod
+    def ratelimit_session(sid: str) -> str:
+        """The subject of the per-session refresh limit."""
+        return f"session:{sid}"
+
+    @staticmethod
+    def ratelimit_refused_refresh(ip: str) -> str:
+        """The subject of the per-session refresh limit when the token was refused: the
+        address, apart from the per-address limit's counter (the limits may be equal)."""
+        return f"ip:{ip}"
+
     def session_pattern(self) -> str:
         """SCAN pattern matching every session hash (operator tools only).
 
@@ -147,7 +177,30 @@ class KeySpace:
                 "failed password checks of an email from every address",
                 "the window",
             ),
+            KeyLayoutRow(
+                self._ratelimit(self.ratelimit_address("<ip>"), "<endpoint>"),
+                "string",
+                "requests from an address to login, register or refresh",
+                "the window",
+            ),
+            KeyLayoutRow(
+                self._ratelimit(self.ratelimit_session(sid), "auth.refresh"),
+                "string",
+                "refreshes of a session",
+                "the window",
+            ),
+            KeyLayoutRow(
+                self._ratelimit(self.ratelimit_refused_refresh("<ip>"), "auth.refresh"),
+                "string",
+                "refreshes with a refused token, from an address",
+                "the window",
+            ),
         ]
+
+    def _ratelimit(self, subject: str, endpoint: str) -> str:
+        """A rate limiter's counter as the limits library names it, ``<limit>`` standing for
+        its ``<n>/<per>/<unit>`` (``60/1/minute``)."""
+        return f"{self.ratelimit_prefix()}:LIMITER/{subject}/{endpoint}/<limit>"
 
 
 def _email_digest(email: str) -> str:

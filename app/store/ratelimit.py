@@ -1,6 +1,7 @@
-"""Where the rate limiter (Flask-Limiter, in the api room) counts: the same Redis as the store,
-through the limits library's own client, with its errors wrapped (``limits.errors.StorageError``,
-which the api room answers as 503 ``store_unavailable``, as it does `StoreUnavailable`)."""
+"""Where and under which keys the rate limiter (Flask-Limiter, in the api room) counts: the
+same Redis as the store, through the limits library's own client, with its errors wrapped
+(``limits.errors.StorageError``, which the api room answers as 503 ``store_unavailable``, as it
+does `StoreUnavailable`), its keys named by ``keys.py``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from limits.storage import RedisClusterStorage, RedisStorage, Storage
 from redis.exceptions import RedisClusterException, RedisError
 
 from app.store.client import DeferredCluster
+from app.store.keys import KeySpace
 from config import Settings
 
 
@@ -49,22 +51,36 @@ class DeferredClusterStorage(RedisClusterStorage):
 
 @dataclass(frozen=True, slots=True)
 class LimiterStorage:
-    """Flask-Limiter's ``storage_uri`` and ``storage_options`` for the configured Redis."""
+    """Flask-Limiter's ``storage_uri`` and ``storage_options`` for the configured Redis, and
+    the subjects of its keys."""
 
     uri: str
+    keys: KeySpace
     options: dict[str, Any] = field(default_factory=dict)
+
+    def address_subject(self, ip: str) -> str:
+        return self.keys.ratelimit_address(ip)
+
+    def session_subject(self, sid: str) -> str:
+        return self.keys.ratelimit_session(sid)
+
+    def refused_refresh_subject(self, ip: str) -> str:
+        return self.keys.ratelimit_refused_refresh(ip)
 
 
 def limiter_storage(settings: Settings) -> LimiterStorage:
     """The limits library's storage for the Redis Rotor uses (in-process for the embedded
     store), its keys under the store's prefix."""
-    options: dict[str, Any] = {"key_prefix": f"{settings.redis_key_prefix}ratelimit"}
+    keys = KeySpace(settings.redis_key_prefix)
+    options: dict[str, Any] = {"key_prefix": keys.ratelimit_prefix()}
     uri = _storage_uri(settings)
     if uri == "memory://":
-        return LimiterStorage(uri, options)
-    timeouts = {"socket_timeout": settings.redis_timeout,
-                "socket_connect_timeout": settings.redis_timeout}  # fmt: skip
-    return LimiterStorage(uri, {**options, **timeouts, "wrap_exceptions": True})
+        return LimiterStorage(uri, keys, options)
+    timeouts = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+    }
+    return LimiterStorage(uri, keys, {**options, **timeouts, "wrap_exceptions": True})
 
 
 def _storage_uri(settings: Settings) -> str:
