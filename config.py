@@ -23,6 +23,7 @@ ENVIRONMENTS = ("development", "production", "testing")
 REUSE_POLICIES = ("revoke_session", "revoke_user", "alert_only")
 MIN_SECRET_BYTES = 32
 JWT_ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _NUMBERED_KEY = re.compile(r"JWT_PRIVATE_KEY_(\d+)")
 # Cookie mode (API.md "Web clients"): the refresh cookie is sent to the auth endpoints only;
 # cookie-authenticated requests with these methods echo the CSRF cookie in the CSRF header.
@@ -259,6 +260,8 @@ class Settings:
                 "PASSWORD_PEPPER is shorter than 32 bytes: set it to at least 32 random bytes "
                 "(or leave it unset)"
             )
+        if settings.log_level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         if settings.reuse_policy not in REUSE_POLICIES:
             raise ConfigError(f"REUSE_POLICY must be one of {', '.join(REUSE_POLICIES)}")
         if not settings.redis_key_prefix:
@@ -310,6 +313,11 @@ class Settings:
                 raise ConfigError(
                     f"REDIS_SENTINELS takes host:port,host:port,..., got {sentinel!r}"
                 ) from None
+
+    @property
+    def embedded_store(self) -> bool:
+        """No Redis configured: the store lives inside the process (development only)."""
+        return self.redis_url is None and not self.redis_sentinels
 
     def sentinel_addresses(self) -> list[tuple[str, int]]:
         """(host, port) of each sentinel in REDIS_SENTINELS."""

@@ -1,4 +1,8 @@
-"""gunicorn settings for Rotor; every value can be overridden from the environment."""
+"""gunicorn settings for Rotor; every value can be overridden from the environment.
+
+Rotor's own settings (LOG_LEVEL, where Redis is) come from ``Settings.from_env()``, as in the
+app; the GUNICORN_* variables and WEB_CONCURRENCY are gunicorn's.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,15 @@ import os
 import shutil
 import sys
 import tempfile
+
+from config import ConfigError, Settings
+
+try:
+    # Checked once in the arbiter too: a bad setting stops the start with one line, before
+    # any worker tries (and fails) to boot.
+    _settings = Settings.from_env()
+except ConfigError as exc:
+    sys.exit(f"rotor: configuration error: {exc}")
 
 # Files every request writes to (the metrics' memory maps, gunicorn's worker heartbeat) belong
 # in memory, not on a disk that writes them back: /dev/shm where there is one.
@@ -36,9 +49,9 @@ worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or _MEMORY_DIR
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 # Access lines without query strings or credential headers: a token in a URL stays out of logs.
 logger_class = "app.logs.AccessLogger"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 # JSON lines for gunicorn's own logs as for the app's (app/logs.py).
-logconfig_dict = gunicorn_logconfig(loglevel.upper())
+logconfig_dict = gunicorn_logconfig(_settings.log_level)
 
 # Let oversized headers and URLs reach the app, which answers 431/414 in the JSON envelope
 # instead of gunicorn's HTML page. 0 for the request line still stops at 1 MB inside gunicorn.
@@ -57,9 +70,7 @@ else:
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     """Refuse several workers on the embedded store: each would hold its own data. Start
     the metrics directory empty: samples of a previous run must not add up with ours."""
-    if server.cfg.workers > 1 and not (
-        os.environ.get("REDIS_URL") or os.environ.get("REDIS_SENTINELS")
-    ):
+    if server.cfg.workers > 1 and _settings.embedded_store:
         on_exit(server)  # gunicorn does not call it when on_starting stops the start
         sys.exit(
             f"rotor: {server.cfg.workers} workers need a shared Redis: set REDIS_URL "

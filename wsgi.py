@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import sys
+
+from flask import Flask
 
 from app import create_app
 from app.logs import configure_logging
-from config import ConfigError
+from config import ConfigError, Settings
 
-configure_logging(os.environ.get("LOG_LEVEL", "INFO").upper())
+
+def _load() -> Flask:
+    """The app of the environment's settings, logging at their LOG_LEVEL."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
 
 try:
-    app = create_app()
+    app = _load()
 except ConfigError as exc:
     sys.exit(f"rotor: configuration error: {exc}")
