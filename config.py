@@ -273,8 +273,14 @@ class Settings:
                 "REDIS_KEY_PREFIX must not contain { or }: Rotor's keys carry a hash tag of "
                 "their own, and one in the prefix would put every user in one Cluster slot"
             )
-        for name in ("login_account", "login_account_all_ips", "login_ip", "refresh_session",
-                     "refresh_ip", "register_ip"):  # fmt: skip
+        for name in (
+            "login_account",
+            "login_account_all_ips",
+            "login_ip",
+            "refresh_session",
+            "refresh_ip",
+            "register_ip",
+        ):
             rule = getattr(settings, f"ratelimit_{name}")
             if name == "login_account_all_ips" and rule == "":
                 continue  # the brake is optional

@@ -260,10 +260,14 @@ def list_signing_keys() -> None:
     signs or only verifies, and where it came from. Never any key material."""
     ring = get_auth().tokens.keys
     rows = [
-        [key.kid or "-", key.algorithm, "signing" if key is ring.signing else "verify-only",
-         key.source]
+        [
+            key.kid or "-",
+            key.algorithm,
+            "signing" if key is ring.signing else "verify-only",
+            key.source,
+        ]
         for key in ring.keys
-    ]  # fmt: skip
+    ]
     click.echo(_table(["kid", "alg", "use", "source"], rows))
     if ring.algorithm == "HS256":
         click.echo(

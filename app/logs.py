@@ -75,9 +75,12 @@ class AccessLogger(GunicornLogger):
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
         atoms = super().atoms(resp, req, environ, request_time)
         atoms["r"] = " ".join(
-            (environ["REQUEST_METHOD"], _without_query(environ.get("RAW_URI", "")),
-             environ["SERVER_PROTOCOL"])
-        )  # fmt: skip
+            (
+                environ["REQUEST_METHOD"],
+                _without_query(environ.get("RAW_URI", "")),
+                environ["SERVER_PROTOCOL"],
+            )
+        )
         atoms["q"] = "-"
         atoms["f"] = _without_query(atoms["f"])
         for atom in atoms:

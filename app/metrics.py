@@ -25,13 +25,16 @@ from prometheus_client.registry import Collector
 from app.errors import StoreUnavailable
 
 REQUESTS = Counter(
-    "rotor_http_requests_total", "HTTP requests by endpoint, method and status.",
+    "rotor_http_requests_total",
+    "HTTP requests by endpoint, method and status.",
     ["endpoint", "method", "status"],
-)  # fmt: skip
+)
 LATENCY = Histogram(
-    "rotor_http_request_duration_seconds", "Time to answer a request, by endpoint.",
-    ["endpoint"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
-)  # fmt: skip
+    "rotor_http_request_duration_seconds",
+    "Time to answer a request, by endpoint.",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 LOGINS = Counter("rotor_logins_total", "Login attempts by outcome.", ["outcome"])
 REFRESHES = Counter(
     "rotor_refreshes_total",

@@ -247,8 +247,10 @@ def build_document(app: Flask) -> dict[str, Any]:
         spec.components.security_scheme(name, scheme)
     spec.components.schema("Error", schema=ErrorSchema)
     settings = get_settings()
-    limits = {"max_body_bytes": settings.max_body_bytes,
-              "max_header_bytes": settings.max_header_bytes}  # fmt: skip
+    limits = {
+        "max_body_bytes": settings.max_body_bytes,
+        "max_header_bytes": settings.max_header_bytes,
+    }
     for endpoint, path, method in documented_rules(app):
         operation = operation_of(app.view_functions[endpoint])
         if operation is None:

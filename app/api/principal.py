@@ -68,9 +68,13 @@ def _principal(_header: dict[str, Any], claims: dict[str, Any]) -> Principal | R
     if account is None:  # never checked: refuse (the library answers token_revoked)
         return None
     return Principal(
-        claims["sub"], claims["sid"], claims["jti"], claims["exp"], account.email,
+        claims["sub"],
+        claims["sid"],
+        claims["jti"],
+        claims["exp"],
+        account.email,
         account.created_ms,
-    )  # fmt: skip
+    )
 
 
 def access_token_required(view: Callable[P, R]) -> Callable[P, R]:
@@ -166,8 +170,9 @@ def _find_refresh_token() -> PresentedRefreshToken:
         verify_jwt_in_request(refresh=True, locations=location, skip_revocation_check=True)
     except (JWTExtendedException, PyJWTError) as refused:
         outcome = "expired" if isinstance(refused, ExpiredSignatureError) else "invalid"
-        audit.record("refresh", outcome=outcome, ip=client_ip(),
-                     user_agent=user_agent()[:USER_AGENT_MAX])  # fmt: skip
+        audit.record(
+            "refresh", outcome=outcome, ip=client_ip(), user_agent=user_agent()[:USER_AGENT_MAX]
+        )
         raise
     wants_cookies = location == "cookies" or bool(body.get("use_cookies"))
     return PresentedRefreshToken(token, get_current_user(), wants_cookies)

@@ -56,8 +56,9 @@ def _per_session(storage: LimiterStorage) -> Callable[[], str]:
 
 
 def _breached(limit: RequestLimit) -> None:
-    audit.record("rate_limited", endpoint=request.endpoint, limit=str(limit.limit),
-                 ip=get_remote_address())  # fmt: skip
+    audit.record(
+        "rate_limited", endpoint=request.endpoint, limit=str(limit.limit), ip=get_remote_address()
+    )
 
 
 def init_app(app: Flask, settings: Settings, storage: LimiterStorage) -> Limiter | None:

@@ -38,8 +38,11 @@ MIN_RSA_BITS = 2048
 # The public members of each key type (RFC 7518 6, RFC 8037 2): all a JWKS entry may carry.
 _PUBLIC_MEMBERS = {"OKP": ("crv", "x"), "EC": ("crv", "x", "y"), "RSA": ("n", "e")}
 # RFC 7638 3.2: the members a thumbprint hashes.
-_THUMBPRINT_MEMBERS = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y"),
-                       "RSA": ("e", "kty", "n")}  # fmt: skip
+_THUMBPRINT_MEMBERS = {
+    "OKP": ("crv", "kty", "x"),
+    "EC": ("crv", "kty", "x", "y"),
+    "RSA": ("e", "kty", "n"),
+}
 _NEEDS = {
     "EdDSA": "an Ed25519 or Ed448 key",
     "ES256": "an EC key on the P-256 curve",
@@ -138,8 +141,13 @@ def load_key(pem_key: PemKey, algorithm: str, *, signs: bool) -> SigningKey:
     members = jws.to_jwk(prepared_public, as_dict=True)
     kty = members["kty"]
     kid = thumbprint({"kty": kty, **{name: members[name] for name in _PUBLIC_MEMBERS[kty]}})
-    jwk = {"kty": kty, **{name: members[name] for name in _PUBLIC_MEMBERS[kty]},
-           "kid": kid, "alg": algorithm, "use": "sig"}  # fmt: skip
+    jwk = {
+        "kty": kty,
+        **{name: members[name] for name in _PUBLIC_MEMBERS[kty]},
+        "kid": kid,
+        "alg": algorithm,
+        "use": "sig",
+    }
     header = _jose_header(algorithm, kid)
     return SigningKey(
         kid, algorithm, pem_key.source, header, prepared_private, prepared_public, jwk
@@ -224,9 +232,11 @@ def _load_pem(data: bytes, where: str) -> Any:
 def _is_private(key: Any) -> bool:
     return isinstance(
         key,
-        ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey | ec.EllipticCurvePrivateKey
+        ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey
+        | ec.EllipticCurvePrivateKey
         | rsa.RSAPrivateKey,
-    )  # fmt: skip
+    )
 
 
 def _fits(public: Any, algorithm: str) -> bool:

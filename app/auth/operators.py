@@ -109,9 +109,12 @@ class Operators:
             if not ended:
                 raise OperatorError(f"no live session {session_id} for {user.email}")
         audit.record(
-            "sessions_revoked", actor="operator", user_id=user.id, session_id=session_id,
+            "sessions_revoked",
+            actor="operator",
+            user_id=user.id,
+            session_id=session_id,
             sessions_ended=ended,
-        )  # fmt: skip
+        )
         return ended
 
     def flush_sessions(
@@ -138,9 +141,12 @@ class Operators:
             progress(len(page))
         if not dry_run:
             audit.record(
-                "sessions_flushed", actor="operator", older_than_ms=older_than_ms,
-                scanned=scanned, sessions_ended=ended,
-            )  # fmt: skip
+                "sessions_flushed",
+                actor="operator",
+                older_than_ms=older_than_ms,
+                scanned=scanned,
+                sessions_ended=ended,
+            )
         return FlushReport(scanned=scanned, ended=ended, dry_run=dry_run)
 
     def count_sessions(self) -> int:

@@ -117,23 +117,42 @@ class AuthService:
         _refuse_common_password(new, "new_password")
         self.password_guard.before_check(user.email, ip, action="password_change")
         if not self.hasher.verify(current, user.password_hash, user.password_scheme):
-            audit.record("password_changed", outcome="failed", reason="bad_password",
-                         user_id=user.id, session_id=principal.session_id, ip=ip)  # fmt: skip
+            audit.record(
+                "password_changed",
+                outcome="failed",
+                reason="bad_password",
+                user_id=user.id,
+                session_id=principal.session_id,
+                ip=ip,
+            )
             raise WrongCurrentPassword()
         self.password_guard.passed(user.email, ip)
         now_ms = int(self.clock() * 1000)
         stored = self.store.set_password_hash(
-            user.id, self.hasher.hash(new), scheme=self.hasher.scheme,
-            checked_epoch=user.password_epoch, changed_ms=now_ms,
-        )  # fmt: skip
+            user.id,
+            self.hasher.hash(new),
+            scheme=self.hasher.scheme,
+            checked_epoch=user.password_epoch,
+            changed_ms=now_ms,
+        )
         if not stored:  # another change came first: ``current`` is no longer the password
-            audit.record("password_changed", outcome="failed", reason="password_changed",
-                         user_id=user.id, session_id=principal.session_id)  # fmt: skip
+            audit.record(
+                "password_changed",
+                outcome="failed",
+                reason="password_changed",
+                user_id=user.id,
+                session_id=principal.session_id,
+            )
             raise WrongCurrentPassword()
         # After the new hash is stored, so any session opened with the old password is listed.
         ended = self.store.end_all_sessions(user.id, keep=[principal.session_id])
-        audit.record("password_changed", outcome="ok", user_id=user.id,
-                     session_id=principal.session_id, sessions_ended=ended)  # fmt: skip
+        audit.record(
+            "password_changed",
+            outcome="ok",
+            user_id=user.id,
+            session_id=principal.session_id,
+            sessions_ended=ended,
+        )
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -150,17 +169,27 @@ class AuthService:
             valid = self.hasher.verify(password, user.password_hash, user.password_scheme)
         if user is None or not valid or user.disabled:
             reason = "unknown_email" if user is None else "disabled" if valid else "bad_password"
-            audit.record("login", outcome="failed", reason=reason, email=email, ip=ip,
-                         user_agent=user_agent, user_id=user.id if user else None)  # fmt: skip
+            audit.record(
+                "login",
+                outcome="failed",
+                reason=reason,
+                email=email,
+                ip=ip,
+                user_agent=user_agent,
+                user_id=user.id if user else None,
+            )
             raise InvalidCredentials()
         self.password_guard.passed(email, ip)
         if self.hasher.needs_upgrade(user.password_scheme):
             # Hashed before PASSWORD_PEPPER was set: re-hash under it now that we hold the
             # password. Refused (harmlessly) if the password changed since we read it.
             self.store.set_password_hash(
-                user.id, self.hasher.hash(password), scheme=self.hasher.scheme,
-                checked_epoch=user.password_epoch, changed_ms=None,
-            )  # fmt: skip
+                user.id,
+                self.hasher.hash(password),
+                scheme=self.hasher.scheme,
+                checked_epoch=user.password_epoch,
+                changed_ms=None,
+            )
         settings = self.settings
         now = self.clock()
         now_s = int(now)
@@ -181,14 +210,32 @@ class AuthService:
             password_epoch=user.password_epoch,
         )
         if opening.outcome != "created":  # disabled, deleted or password changed meanwhile
-            audit.record("login", outcome="failed", reason=opening.outcome, email=email, ip=ip,
-                         user_agent=user_agent, user_id=user.id)  # fmt: skip
+            audit.record(
+                "login",
+                outcome="failed",
+                reason=opening.outcome,
+                email=email,
+                ip=ip,
+                user_agent=user_agent,
+                user_id=user.id,
+            )
             raise InvalidCredentials()
         for evicted_id in opening.evicted:
-            audit.record("session_evicted", user_id=user.id, session_id=evicted_id,
-                         reason="max_sessions_per_user")  # fmt: skip
-        audit.record("login", outcome="ok", email=email, user_id=user.id, session_id=sid, ip=ip,
-                     user_agent=user_agent)  # fmt: skip
+            audit.record(
+                "session_evicted",
+                user_id=user.id,
+                session_id=evicted_id,
+                reason="max_sessions_per_user",
+            )
+        audit.record(
+            "login",
+            outcome="ok",
+            email=email,
+            user_id=user.id,
+            session_id=sid,
+            ip=ip,
+            user_agent=user_agent,
+        )
         return pair
 
     def refresh(
@@ -203,9 +250,13 @@ class AuthService:
         now_s = int(now)
         deadline = min(now_s + settings.refresh_token_ttl, claims.absolute_deadline)
         successor = self._issue_pair(
-            claims.user_id, claims.session_id, claims.generation + 1, now_s, deadline,
+            claims.user_id,
+            claims.session_id,
+            claims.generation + 1,
+            now_s,
+            deadline,
             claims.absolute_deadline,
-        )  # fmt: skip
+        )
         grace_ms = settings.refresh_reuse_grace * 1000
         rotation = self.store.rotate(
             claims.user_id,
@@ -221,8 +272,12 @@ class AuthService:
             ip=ip,
             user_agent=user_agent,
         )
-        event = {"user_id": claims.user_id, "session_id": claims.session_id, "ip": ip,
-                 "user_agent": user_agent}  # fmt: skip
+        event = {
+            "user_id": claims.user_id,
+            "session_id": claims.session_id,
+            "ip": ip,
+            "user_agent": user_agent,
+        }
         if rotation.outcome in ("rotated", "resynced"):
             audit.record(
                 "refresh", outcome=rotation.outcome, generation=rotation.generation, **event
@@ -235,11 +290,15 @@ class AuthService:
                 return replayed
         if rotation.outcome == "reused":
             evidence = ReuseEvidence(
-                claims.user_id, claims.session_id, ip, user_agent,
-                session_ip=rotation.last_ip, session_user_agent=rotation.last_user_agent,
+                claims.user_id,
+                claims.session_id,
+                ip,
+                user_agent,
+                session_ip=rotation.last_ip,
+                session_user_agent=rotation.last_user_agent,
                 token_age_s=now_s - claims.issued_at,
                 generations_behind=(rotation.generation or 0) - claims.generation,
-            )  # fmt: skip
+            )
             react_to_reuse(
                 self.reuse_policy, self.store, evidence, session_ended=rotation.session_ended
             )
@@ -248,9 +307,14 @@ class AuthService:
         raise TokenRevoked("The refresh token's session has ended.")
 
     def _issue_pair(
-        self, user_id: str, session_id: str, generation: int, now: int, refresh_deadline: int,
+        self,
+        user_id: str,
+        session_id: str,
+        generation: int,
+        now: int,
+        refresh_deadline: int,
         absolute_deadline: int,
-    ) -> TokenPair:  # fmt: skip
+    ) -> TokenPair:
         """A pair of a session's generation. No token outlives the session's absolute deadline:
         in the session's last minutes the access token lives only until it, too."""
         return self.tokens.issue_pair(
@@ -285,8 +349,12 @@ class AuthService:
     def logout_all(self, principal: Principal) -> None:
         """End every session of the caller's user."""
         ended = self.store.end_all_sessions(principal.user_id)
-        audit.record("logout_all", user_id=principal.user_id, session_id=principal.session_id,
-                     sessions_ended=ended)  # fmt: skip
+        audit.record(
+            "logout_all",
+            user_id=principal.user_id,
+            session_id=principal.session_id,
+            sessions_ended=ended,
+        )
 
     def list_sessions(self, principal: Principal) -> list[SessionRecord]:
         """The caller's live sessions, newest first."""
@@ -296,5 +364,9 @@ class AuthService:
         """End one of the caller's sessions; 404 for an id that is not theirs or not alive."""
         if not self.store.end_sessions(principal.user_id, [session_id]):
             raise SessionNotFound()
-        audit.record("session_revoked", user_id=principal.user_id, session_id=session_id,
-                     by_session_id=principal.session_id)  # fmt: skip
+        audit.record(
+            "session_revoked",
+            user_id=principal.user_id,
+            session_id=session_id,
+            by_session_id=principal.session_id,
+        )

@@ -43,8 +43,9 @@ class PasswordGuard:
             return
         wait_ms = self.store.count_password_check(email, ip, per_ip=self.per_ip, any_ip=self.any_ip)
         if wait_ms is not None:
-            audit.record("rate_limited", endpoint=action, limit="password_checks", email=email,
-                         ip=ip)  # fmt: skip
+            audit.record(
+                "rate_limited", endpoint=action, limit="password_checks", email=email, ip=ip
+            )
             raise RateLimited(max(math.ceil(wait_ms / 1000), 1))
 
     def passed(self, email: str, ip: str) -> None:

@@ -125,9 +125,13 @@ class Tokens:
         )
         refresh = create_refresh_token(
             user_id,
-            additional_claims={**common, "exp": refresh_deadline, "gen": generation,
-                               "sxp": absolute_deadline},
-        )  # fmt: skip
+            additional_claims={
+                **common,
+                "exp": refresh_deadline,
+                "gen": generation,
+                "sxp": absolute_deadline,
+            },
+        )
         return TokenPair(access, refresh, access_expires_at, refresh_deadline, session_id)
 
 
@@ -147,8 +151,13 @@ def seal_pair(pair: TokenPair, consumed_token: str) -> str:
     Redis keeps the result for the grace window; a dump of Redis alone yields no usable token.
     """
     nonce = os.urandom(12)
-    fields = (pair.access_token, pair.refresh_token, pair.access_expires_at,
-              pair.refresh_expires_at, pair.session_id)  # fmt: skip
+    fields = (
+        pair.access_token,
+        pair.refresh_token,
+        pair.access_expires_at,
+        pair.refresh_expires_at,
+        pair.session_id,
+    )
     plaintext = _compact_json(fields).encode()
     sealed = nonce + AESGCM(_grace_key(consumed_token)).encrypt(nonce, plaintext, None)
     return base64.b64encode(sealed).decode()

@@ -180,8 +180,10 @@ class DeferredCluster:
 def _sentinel_primary(settings: Settings, options: dict[str, Any]) -> redis.Redis:
     """A client of the primary that the sentinels name; after a failover its next connection
     asks them again, so the app follows the new primary without a restart."""
-    timeouts = {"socket_timeout": settings.redis_timeout,
-                "socket_connect_timeout": settings.redis_timeout}  # fmt: skip
+    timeouts = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+    }
     sentinel = redis.Sentinel(settings.sentinel_addresses(), sentinel_kwargs=timeouts)
     return sentinel.master_for(settings.redis_sentinel_master, health_check_interval=30, **options)
 

@@ -85,8 +85,10 @@ def limiter_storage(settings: Settings) -> LimiterStorage:
 
 def _storage_uri(settings: Settings) -> str:
     if settings.redis_sentinels:
-        return (f"redis+sentinel://{','.join(settings.redis_sentinels)}/"
-                f"{settings.redis_sentinel_master}")  # fmt: skip
+        return (
+            f"redis+sentinel://{','.join(settings.redis_sentinels)}/"
+            f"{settings.redis_sentinel_master}"
+        )
     if not settings.redis_url:
         return "memory://"
     scheme, _, rest = settings.redis_url.partition("://")

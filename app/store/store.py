@@ -82,9 +82,13 @@ class Store:
         user_key = self.keys.user(uid)
         self.client.hset(
             user_key,
-            mapping={"email": email, "pw": password_hash, "pw_prehash": password_scheme,
-                     "created": created_ms},
-        )  # fmt: skip
+            mapping={
+                "email": email,
+                "pw": password_hash,
+                "pw_prehash": password_scheme,
+                "created": created_ms,
+            },
+        )
         if self.client.set(self.keys.email(email), uid, nx=True):
             return True
         self.client.delete(user_key)
