@@ -20,11 +20,11 @@ from rotor_resource_kit import RotorKeys, RotorResourceServer, SessionWatch
 from tests import revocation
 from tests.servers import RedisServer
 
-SECRET = "kit-test-secret-that-is-long-enough-0123456789abcdef"
+SECRET = "kit-test-secret-long-enough-even-for-hs512-0123456789abcdefghijklm"
 KEYS = RotorKeys("auth:")
 
 
-def mint(uid: str, sid: str, *, secret: str = SECRET, ttl: int = 900, **changes: Any) -> str:
+def mint(uid: str, sid: str, /, *, secret: str = SECRET, ttl: int = 900, **changes: Any) -> str:
     """An access token shaped as Rotor issues it (``changes``: claims to set, None drops)."""
     now = int(time.time())
     claims = {"sub": uid, "sid": sid, "jti": secrets.token_urlsafe(16), "iat": now,

@@ -270,12 +270,12 @@ class NodeWatch:
             if self._incarnation == incarnation:
                 self._drop_locked(reason)
 
-    def _drop_locked(self, reason: str) -> None:
+    def _drop_locked(self, reason: str, level: int = logging.WARNING) -> None:
         """Forget everything and close both connections: without news, memory is worthless."""
         if self._channel is None:
             return
-        log.warning("rotor watch %s: %s; reading Redis on every request until back", self.name,
-                    reason)  # fmt: skip
+        log.log(level, "rotor watch %s: %s; reading Redis on every request until back",
+                self.name, reason)  # fmt: skip
         for connection in (self._channel, self._reader):
             if connection is not None:
                 connection.disconnect()
@@ -288,7 +288,7 @@ class NodeWatch:
     def close(self) -> None:
         """Close both connections."""
         with self._lock:
-            self._drop_locked("closed")
+            self._drop_locked("closed", logging.DEBUG)
 
     def abandon(self) -> None:
         """Forget connections inherited from a parent process without touching them (closing
