@@ -69,9 +69,7 @@ def _claims(uid: str, sid: str) -> dict:
 
 
 @pytest.mark.parametrize(("case", "make"), REFUSED, ids=[case for case, _ in REFUSED])
-def test_a_token_that_is_not_a_valid_rotor_access_token_is_401_invalid_token(
-    app, live, case, make
-):
+def test_a_token_that_is_not_a_valid_rotor_access_token_is_401_invalid_token(app, live, case, make):
     response = _get(app, f"Bearer {make(*live)}")
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_token"

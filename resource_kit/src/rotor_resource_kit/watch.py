@@ -481,12 +481,13 @@ class SessionWatch:
         """Wait until every node's connections are up; False after ``timeout`` seconds."""
         self._start_in_this_process()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             nodes = list(self._nodes.values())
             if nodes and all(node.connected for node in nodes):
                 return True
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(0.01)
-        return False
 
     def close(self) -> None:
         """Stop the background thread and close every connection."""
