@@ -6,10 +6,14 @@ it never sees a request. Time comes from ``clock`` so tests can reason about dea
 
 from __future__ import annotations
 
+import hmac
+import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from jwt.utils import base64url_decode
 
 from app import audit
 from app.auth.keys import KeyRing
@@ -40,6 +44,19 @@ class Principal:
     expires_at: int
     email: str
     created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Introspection:
+    """What RFC 7662 introspection tells a resource server about a live access token."""
+
+    user_id: str
+    session_id: str
+    token_id: str
+    expires_at: int
+    issued_at: int
+    issuer: str
+    audience: str
 
 
 def normalize_email(email: str) -> str:
@@ -88,6 +105,9 @@ class AuthService:
         self.tokens = TokenCodec(
             KeyRing.from_settings(settings), settings.jwt_issuer, settings.jwt_audience
         )
+        self._introspection_clients = dict(settings.introspection_clients)
+        # Compared against when the client id is unknown, so both cases cost the same.
+        self._unknown_client_secret = secrets.token_urlsafe(32)
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -266,6 +286,35 @@ class AuthService:
             claims.user_id, claims.session_id, claims.token_id, claims.expires_at, email, created_ms
         )
 
+    # -- introspection (RFC 7662) ---------------------------------------------------------
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Whether INTROSPECTION_CLIENTS names any client (otherwise the endpoint is 404)."""
+        return bool(self._introspection_clients)
+
+    def introspection_client_allowed(self, client_id: str, secret: str) -> bool:
+        """Whether these HTTP Basic credentials are a client of INTROSPECTION_CLIENTS; the
+        secret is compared in constant time, and an unknown id costs the same comparison."""
+        expected = self._introspection_clients.get(client_id)
+        match = hmac.compare_digest(
+            (expected or self._unknown_client_secret).encode(), secret.encode()
+        )
+        return match and expected is not None
+
+    def introspect(self, token: str) -> Introspection | None:
+        """The claims of a live access token, or None for anything else (expired, forged, a
+        refresh token, its session ended, its user disabled): `authenticate`'s own checks,
+        so the same one Redis round trip."""
+        try:
+            principal = self.authenticate(token)
+        except TokenError:
+            return None
+        return Introspection(
+            principal.user_id, principal.session_id, principal.token_id, principal.expires_at,
+            _issued_at(token), self.settings.jwt_issuer, self.settings.jwt_audience,
+        )  # fmt: skip
+
     # -- sessions -------------------------------------------------------------------------
 
     def logout(self, principal: Principal) -> None:
@@ -295,3 +344,11 @@ class AuthService:
             raise ApiError("session_not_found", "No such session.", 404)
         audit.record("session_revoked", user_id=principal.user_id, session_id=session_id,
                      by_session_id=principal.session_id)  # fmt: skip
+
+
+def _issued_at(verified_token: str) -> int:
+    """The ``iat`` of an access token `authenticate` has just verified (the claims are
+    Rotor's own; the codec checked their types)."""
+    payload = verified_token.split(".")[1]
+    issued_at: int = json.loads(base64url_decode(payload))["iat"]
+    return issued_at
