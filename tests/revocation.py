@@ -3,9 +3,12 @@ it refuses, and keep every delay for the end-of-run summary (the README quotes i
 
 from __future__ import annotations
 
+import re
+import shlex
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import redis
 
@@ -14,6 +17,26 @@ REVOCATION_BOUND = 0.1  # the issue's bound: refused within 100 ms of the event
 
 # Every revocation delay measured in this run, by path: the README quotes them.
 REVOCATION_DELAYS: dict[str, list[float]] = {}
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+ACL_USER = "rotor-resource-server"
+
+
+def readme_acl_rules(password: str, *, cluster: bool = False) -> list[str]:
+    """The rules of the README's ACL line for a resource server (and its cluster additions),
+    with ``password``: the tests run the kit as exactly the user the README tells operators
+    to create."""
+    text = README.read_text()
+    line = next(
+        line for line in text.splitlines() if line.startswith(f"redis-cli ACL SETUSER {ACL_USER}")
+    )
+    rules = shlex.split(line)[4:]
+    rules = [f">{password}" if rule == ">PASSWORD" else rule for rule in rules]
+    if cluster:
+        extra = re.search(r"On a Redis Cluster add `([^`]+)`", text)
+        assert extra is not None, "the README's cluster additions to the ACL line"
+        rules += shlex.split(extra[1])
+    return rules
 
 
 def wait_for_refusal(call: Callable[[], int], path: str, since: float | None = None) -> float:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from flask_jwt_extended import get_jwt, jwt_required
@@ -19,7 +20,7 @@ from app import cli, create_app
 from config import Settings
 from rotor_resource_kit import RotorResourceServer, SessionWatch
 from tests.conftest import PASSWORD, SECRET, AuthActions, RealBackend
-from tests.revocation import commands_sent, wait_for_refusal
+from tests.revocation import ACL_USER, commands_sent, readme_acl_rules, wait_for_refusal
 from tests.servers import LocalCluster, RedisServer
 
 pytestmark = pytest.mark.redis
@@ -213,6 +214,51 @@ def test_200_requests_of_sessions_on_every_primary_send_no_redis_command(
     for session, call in zip(sessions, calls, strict=True):
         _logout(rotor, session)
         wait_for_refusal(call, f"logout, each primary ({real_backend.cluster and 'cluster'})")
+
+
+def test_the_readme_read_only_user_is_enough_and_cannot_write(rotor, real_backend):
+    password = "rs-password-0123456789"
+    nodes = real_backend.nodes if isinstance(real_backend, LocalCluster) else [real_backend]
+    rules = readme_acl_rules(password, cluster=real_backend.cluster)
+    for node in nodes:
+        with node.client() as client:
+            client.execute_command("ACL", "SETUSER", ACL_USER, "reset", *rules)
+    url = real_backend.url.replace("redis://", f"redis://{ACL_USER}:{password}@")
+    watch = SessionWatch(url, cluster=real_backend.cluster)
+    try:
+        assert watch.wait_until_watching()
+        session = rotor.auth.register_and_login()
+        call = caller(resource_server(watch).test_client(), session["access_token"])
+        assert call() == 200
+        before = commands_on(real_backend)
+        assert [call() for _ in range(20)] == [200] * 20
+        assert commands_on(real_backend) == before
+        _logout(rotor, session)
+        wait_for_refusal(
+            call, f"logout as the read-only user ({real_backend.cluster and 'cluster'})"
+        )
+        other = rotor.auth.register_and_login()
+        user_key = rotor.app.extensions["rotor.store"].keys.user(other["user_id"])
+        as_resource_server = (
+            redis.RedisCluster.from_url(url, decode_responses=True)
+            if real_backend.cluster
+            else redis.Redis.from_url(url, decode_responses=True)
+        )
+        with as_resource_server:
+            assert as_resource_server.hmget(user_key, "email") == [other["email"]]
+            for write in (
+                lambda: as_resource_server.delete(user_key),
+                lambda: as_resource_server.hset(user_key, "disabled", "0"),
+                lambda: as_resource_server.set(user_key.replace(":user", ":denied:x"), "1"),
+            ):
+                with pytest.raises(redis.exceptions.NoPermissionError):
+                    write()
+        assert rotor.redis.hget(user_key, "email") == other["email"]
+    finally:
+        watch.close()
+        for node in nodes:
+            with node.client() as client:
+                client.acl_deluser(ACL_USER)
 
 
 def _in_sync(primary: RedisServer) -> bool:

@@ -33,24 +33,20 @@ from app import create_app
 from config import PemKey, Settings
 from rotor_resource_kit import SessionWatch
 from tests.conftest import SECRET, AuthActions
-from tests.revocation import wait_for_refusal
+from tests.revocation import ACL_USER, readme_acl_rules, wait_for_refusal
 from tests.servers import REPO, RedisServer, free_port, http_call, wait_until
 from tests.test_resource_server import resource_server
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-RS_USER, RS_PASSWORD = "rotor-resource-server", "example-rs-password-0123"
-# The README's ACL line (with the default prefix auth:).
-ACL_RULES = ("on", f">{RS_PASSWORD}", "resetkeys", "%R~auth:*", "resetchannels",
-             "&__redis__:invalidate", "-@all", "+ping", "+pttl", "+exists", "+hmget",
-             "+client|id", "+client|tracking", "+subscribe")  # fmt: skip
+RS_USER, RS_PASSWORD = ACL_USER, "example-rs-password-0123"
 
 
 @pytest.fixture
 def rotor_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client = redis_server.client()
     client.flushdb()
-    client.execute_command("ACL", "SETUSER", RS_USER, "reset", *ACL_RULES)
+    client.execute_command("ACL", "SETUSER", RS_USER, "reset", *readme_acl_rules(RS_PASSWORD))
     yield client
     client.acl_deluser(RS_USER)
     client.close()

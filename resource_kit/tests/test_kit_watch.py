@@ -14,15 +14,11 @@ import redis
 from conftest import KEYS, Caller, mint, open_session, resource_server
 
 from rotor_resource_kit import SessionWatch
-from tests.revocation import commands_sent, wait_for_refusal
+from tests.revocation import ACL_USER, commands_sent, readme_acl_rules, wait_for_refusal
 from tests.servers import RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-# The README's ACL line for a resource server: read Rotor's keys, hear invalidations.
-ACL_RULES = ("on", "resetkeys", "%R~auth:*", "resetchannels", "&__redis__:invalidate", "-@all",
-             "+ping", "+pttl", "+exists", "+hmget", "+client|id", "+client|tracking",
-             "+subscribe")  # fmt: skip
 HEARTBEAT = ("ping",)  # the channel's heartbeat: by the clock, never by request
 
 
@@ -126,11 +122,10 @@ def test_redis_down_answers_503_then_a_restart_is_followed(tmp_path: Path, make_
 
 
 def test_a_read_only_acl_user_is_enough_and_cannot_write(kit_redis, admin, make_watch):
-    admin.acl_setuser("rotor-resource-server", reset=True)
-    admin.execute_command("ACL", "SETUSER", "rotor-resource-server", ">rs-password-123",
-                          *ACL_RULES)  # fmt: skip
+    # The README's line: read Rotor's keys, hear invalidations, nothing else.
+    admin.execute_command("ACL", "SETUSER", ACL_USER, "reset", *readme_acl_rules("rs-pass-123"))
     try:
-        url = f"redis://rotor-resource-server:rs-password-123@127.0.0.1:{kit_redis.port}/0"
+        url = f"redis://{ACL_USER}:rs-pass-123@127.0.0.1:{kit_redis.port}/0"
         watch = make_watch(url)
         assert watch.wait_until_watching()
         uid, sid = open_session(admin)
@@ -149,7 +144,7 @@ def test_a_read_only_acl_user_is_enough_and_cannot_write(kit_redis, admin, make_
         assert admin.exists(KEYS.user(uid)) == 1
         as_resource_server.close()
     finally:
-        admin.acl_deluser("rotor-resource-server")
+        admin.acl_deluser(ACL_USER)
 
 
 def test_the_watch_can_be_built_before_redis_answers(make_watch):
