@@ -121,6 +121,8 @@ class NodeWatch:
         incarnation, _, reader = ticket
         try:
             with self._reader_lock:
+                if self._incarnation != incarnation:
+                    return None  # dropped meanwhile: redis-py would reconnect it untracked
                 reader.send_packed_command(reader.pack_commands(commands))
                 return [reader.read_response() for _ in commands]
         except _REDIS_ERRORS as exc:
@@ -276,11 +278,12 @@ class NodeWatch:
             return
         log.log(level, "rotor watch %s: %s; reading Redis on every request until back",
                 self.name, reason)  # fmt: skip
-        for connection in (self._channel, self._reader):
+        connections = (self._channel, self._reader)
+        self._channel = self._reader = None
+        self._incarnation += 1  # first: a query about to start sees it and does not
+        for connection in connections:
             if connection is not None:
                 connection.disconnect()
-        self._channel = self._reader = None
-        self._incarnation += 1
         self._values.clear()
         self._news.clear()
         self._next_attempt = self._clock()
