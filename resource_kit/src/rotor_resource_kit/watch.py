@@ -38,7 +38,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 
 from rotor_resource_kit.layout import RotorKeys, user_is_active
 
@@ -327,6 +329,9 @@ class SessionWatch:
             "decode_responses": True,
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
+            # A quick retry or two (a stale pooled connection, a moved slot), then 503: redis-py's
+            # default backs off for seconds while a request waits.
+            "retry": Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
         }
         self._heartbeat = heartbeat
         self._stale_after = stale_after if stale_after is not None else 3 * heartbeat
