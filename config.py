@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from limits import parse_many
 
@@ -153,6 +154,9 @@ class Settings:
     refresh_reuse_grace: int = 10
     max_sessions_per_user: int = 20
     bcrypt_rounds: int = 12
+    # Key of the HMAC-SHA-256 pre-hash of passwords; "" for plain SHA-256. Out of repr: it is
+    # a secret, and Settings may be printed.
+    password_pepper: str = field(default="", repr=False)
     ratelimit_enabled: bool = True
     reuse_policy: str = "revoke_session"
     cookie_secure: bool = True
@@ -162,7 +166,10 @@ class Settings:
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto to trust
     cors_origins: tuple[str, ...] = ()
     # Rate limits, in Flask-Limiter's notation ("10/minute;100/hour").
+    # Failed password checks per email and client address (login and password change).
     ratelimit_login_account: str = "10/minute;50/hour"
+    # The brake: failed checks per email from all addresses; "" turns it off.
+    ratelimit_login_account_all_ips: str = "100/hour"
     ratelimit_login_ip: str = "60/minute"
     ratelimit_refresh_session: str = "30/minute"
     ratelimit_refresh_ip: str = "600/minute"
@@ -195,6 +202,7 @@ class Settings:
             refresh_reuse_grace=_int(env, "REFRESH_REUSE_GRACE", d.refresh_reuse_grace),
             max_sessions_per_user=_int(env, "MAX_SESSIONS_PER_USER", d.max_sessions_per_user),
             bcrypt_rounds=_int(env, "BCRYPT_ROUNDS", d.bcrypt_rounds),
+            password_pepper=env.get("PASSWORD_PEPPER", d.password_pepper),
             ratelimit_enabled=_bool(env, "RATELIMIT_ENABLED", d.ratelimit_enabled),
             reuse_policy=env.get("REUSE_POLICY", d.reuse_policy),
             cookie_secure=_bool(env, "COOKIE_SECURE", d.cookie_secure),
@@ -203,6 +211,9 @@ class Settings:
             trusted_proxies=_int(env, "TRUSTED_PROXIES", d.trusted_proxies),
             cors_origins=_list(env, "CORS_ORIGINS"),
             ratelimit_login_account=env.get("RATELIMIT_LOGIN_ACCOUNT", d.ratelimit_login_account),
+            ratelimit_login_account_all_ips=env.get(
+                "RATELIMIT_LOGIN_ACCOUNT_ALL_IPS", d.ratelimit_login_account_all_ips
+            ),
             ratelimit_login_ip=env.get("RATELIMIT_LOGIN_IP", d.ratelimit_login_ip),
             ratelimit_refresh_session=env.get(
                 "RATELIMIT_REFRESH_SESSION", d.ratelimit_refresh_session
@@ -245,13 +256,29 @@ class Settings:
             raise ConfigError("BCRYPT_ROUNDS must be between 4 and 31")
         if settings.env == "production" and settings.bcrypt_rounds < 10:
             raise ConfigError("BCRYPT_ROUNDS below 10 is allowed only outside production")
+        if settings.password_pepper and len(settings.password_pepper.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(
+                "PASSWORD_PEPPER is shorter than 32 bytes: set it to at least 32 random bytes "
+                "(or leave it unset)"
+            )
         if settings.reuse_policy not in REUSE_POLICIES:
             raise ConfigError(f"REUSE_POLICY must be one of {', '.join(REUSE_POLICIES)}")
         if not settings.redis_key_prefix:
             raise ConfigError("REDIS_KEY_PREFIX must not be empty")
-        for name in ("login_account", "login_ip", "refresh_session", "refresh_ip", "register_ip"):
+        if "{" in settings.redis_key_prefix or "}" in settings.redis_key_prefix:
+            # Redis Cluster hashes the first {...} of a key: a brace in the prefix would make
+            # it the hash tag of every key, and put every user in one slot.
+            raise ConfigError(
+                "REDIS_KEY_PREFIX must not contain { or }: Rotor's keys carry a hash tag of "
+                "their own, and one in the prefix would put every user in one Cluster slot"
+            )
+        for name in ("login_account", "login_account_all_ips", "login_ip", "refresh_session",
+                     "refresh_ip", "register_ip"):  # fmt: skip
+            rule = getattr(settings, f"ratelimit_{name}")
+            if name == "login_account_all_ips" and rule == "":
+                continue  # the brake is optional
             try:
-                parse_many(getattr(settings, f"ratelimit_{name}"))
+                parse_many(rule)
             except ValueError:
                 raise ConfigError(
                     f"RATELIMIT_{name.upper()} must look like '10/minute;100/hour'"
@@ -346,16 +373,30 @@ class Settings:
         summary["jwt_secret_key"] = "<set>" if self.jwt_secret_key else "<unset>"
         summary["jwt_signing_keys"] = [key.source for key in self.jwt_signing_keys]
         summary["metrics_token"] = "<set>" if self.metrics_token else "<unset>"
+        summary["password_pepper"] = "<set>" if self.password_pepper else "<unset>"
         summary["introspection_clients"] = [client for client, _ in self.introspection_clients]
         if self.redis_url:
-            summary["redis_url"] = _redact_url(self.redis_url)
+            summary["redis_url"] = redact_url(self.redis_url)
         return summary
 
 
-def _redact_url(url: str) -> str:
-    """Hide a password in a redis:// URL before it reaches a log."""
+# Query parameters of a URL that hold, or may hold, a credential (redis-py passes unknown
+# ones to the connection: ?password=..., ?username=..., ssl_keyfile_password=...).
+_CREDENTIAL_PARAM = re.compile(r"pass|pwd|secret|token|key|auth|user|cred", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a log: ``user:password@`` and every credential-like query parameter
+    (``?password=``, ``?username=``, ``?token=``...) replaced by ``***``."""
     scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    _credentials, _, host = rest.rpartition("@")
-    return f"{scheme}{sep}***@{host}"
+    location, query_sep, query = rest.partition("?")
+    if "@" in location:  # the last one: a password may hold "@" or "/" (percent-encoded or not)
+        location = "***@" + location.rpartition("@")[2]
+    if query_sep:
+        params = []
+        for param in query.split("&"):
+            name, eq, _value = param.partition("=")
+            secret = _CREDENTIAL_PARAM.search(unquote(name))
+            params.append(f"{name}{eq}***" if secret and eq else param)
+        query = "&".join(params)
+    return f"{scheme}{sep}{location}{query_sep}{query}"

@@ -34,6 +34,8 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
 # (gunicorn's docs), so it goes in memory unless told otherwise.
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or _MEMORY_DIR
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+# Access lines without query strings or credential headers: a token in a URL stays out of logs.
+logger_class = "app.logs.AccessLogger"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # JSON lines for gunicorn's own logs as for the app's (app/logs.py).
 logconfig_dict = gunicorn_logconfig(loglevel.upper())

@@ -56,6 +56,14 @@ class TokenError(ApiError):
         self.presented = presented
 
 
+class RateLimited(ApiError):
+    """Too many attempts: 429 ``rate_limited``, with ``Retry-After`` in whole seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__("rate_limited", "Too many attempts; try again after Retry-After.", 429)
+        self.retry_after_s = retry_after_s
+
+
 def error_response(
     code: str,
     message: str,
@@ -97,6 +105,8 @@ def _handle_api_error(error: ApiError) -> Response:
         return invalid_request_response(error.message)
     # API.md: every 401 carries a Bearer challenge (login's invalid_credentials included).
     headers = {"WWW-Authenticate": REALM} if error.status == 401 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after_s)}
     return error_response(error.code, error.message, error.status, error.details, headers)
 
 

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from flask import g, has_request_context
+from gunicorn.glogging import Logger as GunicornLogger
 from pythonjsonlogger.json import JsonFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -49,6 +50,46 @@ def configure_logging(level: str = "INFO") -> None:
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level)
+
+
+# Headers that carry credentials: never in an access line, whatever access_log_format says.
+_CREDENTIAL_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-csrf-token"}
+)
+# WSGI environ entries that hold the query string (gunicorn's ``{name}e`` atoms).
+_QUERY_ENVIRON = frozenset({"query_string"})
+_URI_ENVIRON = frozenset({"raw_uri", "request_uri", "http_referer"})
+
+
+def _without_query(uri: str) -> str:
+    """A URI up to its query or fragment: tokens and passwords sent in a URL stay out."""
+    return uri.partition("?")[0].partition("#")[0]
+
+
+class AccessLogger(GunicornLogger):
+    """gunicorn's logger (``logger_class`` in gunicorn.conf.py) whose access lines hold no
+    secret: the request line and the referer without their query strings, no query string
+    atom, no credential header (sent or received), whatever ``access_log_format`` asks for.
+    Clients are told not to put tokens in URLs, but some will, and a log outlives the token."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
+        atoms = super().atoms(resp, req, environ, request_time)
+        atoms["r"] = " ".join(
+            (environ["REQUEST_METHOD"], _without_query(environ.get("RAW_URI", "")),
+             environ["SERVER_PROTOCOL"])
+        )  # fmt: skip
+        atoms["q"] = "-"
+        atoms["f"] = _without_query(atoms["f"])
+        for atom in atoms:
+            if not (atom.startswith("{") and atom[-2:] in ("}i", "}o", "}e")):
+                continue
+            name = atom[1:-2]
+            header = name.removeprefix("http_").replace("_", "-")
+            if header in _CREDENTIAL_HEADERS or name in _QUERY_ENVIRON:
+                atoms[atom] = "-"
+            elif name in _URI_ENVIRON:
+                atoms[atom] = _without_query(str(atoms[atom]))
+        return atoms
 
 
 def gunicorn_logconfig(level: str = "INFO") -> dict[str, Any]:

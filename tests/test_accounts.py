@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
+import bcrypt
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, AuthActions
 
 
 def test_register_returns_the_account(client):
@@ -144,3 +149,67 @@ def test_password_change_refuses_a_common_new_password(auth):
     )  # fmt: skip
     assert response.status_code == 422
     assert "new_password" in response.json["error"]["details"]
+
+
+PEPPER = "a pepper of at least thirty-two bytes, kept out of Redis"
+
+
+def _peppered(password: str, pepper: str = PEPPER) -> bytes:
+    """What bcrypt must have hashed under PASSWORD_PEPPER: base64(HMAC-SHA-256(pepper, pw))."""
+    digest = hmac.new(pepper.encode(), password.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest)
+
+
+def _stored(redis_client, user_id: str) -> dict:
+    return redis_client.hgetall(f"auth:{{{user_id}}}:user")
+
+
+def test_with_a_pepper_passwords_are_hashed_under_hmac_sha256(make_app, redis_client):
+    auth = AuthActions(make_app(password_pepper=PEPPER).test_client())
+    user = auth.register()
+    stored = _stored(redis_client, user["id"])
+    assert stored["pw_prehash"] == "hmac-sha256"
+    assert bcrypt.checkpw(_peppered(PASSWORD), stored["pw"].encode())
+    assert not bcrypt.checkpw(_peppered(PASSWORD, PEPPER + "!"), stored["pw"].encode())
+    assert auth.login(user["email"])["access_token"]
+    wrong = auth.client.post(
+        "/api/auth/login", json={"email": user["email"], "password": PASSWORD + "!"}
+    )
+    assert wrong.status_code == 401
+
+
+def test_hashes_made_without_the_pepper_work_and_are_upgraded_at_the_next_login(
+    make_app, redis_client
+):
+    before = AuthActions(make_app().test_client())
+    user = before.register()
+    old = _stored(redis_client, user["id"])
+    assert old["pw_prehash"] == "sha256"
+    after = AuthActions(make_app(password_pepper=PEPPER).test_client())
+
+    failed = after.client.post(
+        "/api/auth/login", json={"email": user["email"], "password": "not the password"}
+    )
+    assert failed.status_code == 401
+    assert _stored(redis_client, user["id"])["pw"] == old["pw"]  # only a correct login upgrades
+    assert after.login(user["email"])["access_token"]
+    upgraded = _stored(redis_client, user["id"])
+    assert upgraded["pw_prehash"] == "hmac-sha256"
+    assert bcrypt.checkpw(_peppered(PASSWORD), upgraded["pw"].encode())
+    assert upgraded.get("pw_epoch", "0") == old.get("pw_epoch", "0")  # not a password change
+    assert after.login(user["email"])["access_token"]
+
+
+def test_records_from_before_the_scheme_was_stored_check_as_plain_sha256(make_app, redis_client):
+    auth = AuthActions(make_app().test_client())
+    user = auth.register()
+    redis_client.hdel(f"auth:{{{user['id']}}}:user", "pw_prehash")  # as main stored them
+    assert auth.login(user["email"])["access_token"]
+
+
+def test_a_peppered_hash_fails_closed_without_its_pepper(make_app, redis_client):
+    user = AuthActions(make_app(password_pepper=PEPPER).test_client()).register()
+    without = make_app().test_client()
+    response = without.post("/api/auth/login", json={"email": user["email"], "password": PASSWORD})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "invalid_credentials"

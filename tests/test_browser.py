@@ -1,5 +1,6 @@
-"""The cookie-mode web demo (examples/web/) in a real headless Chromium against Rotor under
-gunicorn: sign-up, sessions, and the transparent single-flight refresh of its fetch wrapper."""
+"""The cookie-mode web demo (examples/web/, on the @rotor/client browser build) in a real
+headless Chromium against Rotor under gunicorn: sign-up, sessions, and the client's transparent
+single-flight refresh across calls and tabs (Web Locks, a closed tab's lock, the lease fallback)."""
 
 from __future__ import annotations
 
@@ -138,6 +139,7 @@ def test_the_demo_is_served_with_its_content_types(server):
     for path, content_type in (
         ("/demo/", "text/html; charset=utf-8"),
         ("/demo/app.js", "text/javascript; charset=utf-8"),
+        ("/demo/rotor.js", "text/javascript; charset=utf-8"),
         ("/demo/style.css", "text/css; charset=utf-8"),
     ):
         with urllib.request.urlopen(server.url + path, timeout=10) as response:
@@ -235,7 +237,7 @@ def test_tabs_share_one_refresh_through_the_web_lock(page, context, refreshes):
     wait_past_access_ttl(logged_in_at)
     # Stand in for a third tab that is mid-refresh: hold the lock, so both tabs meet the
     # expired token and queue behind it, one lock request per tab (in-tab single flight).
-    page.evaluate("""() => new Promise((held) => navigator.locks.request('rotor-refresh',
+    page.evaluate("""() => new Promise((held) => navigator.locks.request(rotor.client.lockName,
         () => new Promise((release) => { window.releaseLock = release; held(); })))""")
     for tab in (page, other_tab):
         tab.evaluate("""() => { window.done = Promise.all([1, 2, 3, 4].map(
@@ -246,3 +248,44 @@ def test_tabs_share_one_refresh_through_the_web_lock(page, context, refreshes):
     for tab in (page, other_tab):
         assert tab.evaluate("() => window.done") == [200] * 4
     assert len(refreshes) == 1  # the tab that got the lock second found fresh cookies
+
+
+def test_a_tab_closed_while_holding_the_lock_blocks_no_other(page, context, refreshes):
+    email, logged_in_at = sign_up(page)
+    closing_tab = context.new_page()
+    closing_tab.goto("/demo/")
+    expect(closing_tab.locator("#me")).to_have_text(email)
+    wait_past_access_ttl(logged_in_at)
+    # The closing tab takes the refresh lock and never lets go (a refresh cut off mid-way).
+    closing_tab.evaluate("""() => new Promise((held) => navigator.locks.request(
+        rotor.client.lockName, () => { held(); return new Promise(() => {}); }))""")
+    page.evaluate("() => { window.done = rotor.api('GET', '/me').then((r) => r.status); }")
+    queued = "async () => (await navigator.locks.query()).pending.length"
+    wait_until(lambda: page.evaluate(queued) == 1, timeout=5)
+    assert refreshes == []  # waiting on the lock
+
+    closing_tab.close()  # the browser releases the locks of a tab that goes away
+
+    assert page.evaluate("() => window.done") == 200
+    assert len(refreshes) == 1
+
+
+def test_without_web_locks_tabs_share_one_refresh_through_a_lease(page, context, refreshes):
+    # Browsers without the Web Locks API: the client falls back to a lease in localStorage.
+    context.add_init_script("delete Navigator.prototype.locks;")
+    email, logged_in_at = sign_up(page)
+    other_tab = context.new_page()
+    for tab in (page, other_tab):
+        tab.goto("/demo/")  # (again, for the first tab) without Web Locks
+        expect(tab.locator("#me")).to_have_text(email)
+        assert tab.evaluate("() => 'locks' in navigator") is False
+    wait_past_access_ttl(logged_in_at)
+
+    for tab in (page, other_tab):
+        tab.evaluate("""() => { window.done = Promise.all([1, 2, 3].map(
+            () => rotor.api('GET', '/me').then((r) => r.status))); }""")
+    for tab in (page, other_tab):
+        assert tab.evaluate("() => window.done") == [200] * 3
+
+    assert len(refreshes) == 1  # the tab that found the lease taken waited, found fresh cookies
+    assert page.evaluate("() => Object.keys(localStorage)") == []  # the lease was given back

@@ -45,6 +45,10 @@ def test_defaults_follow_the_contract():
         ({**SENTINELS, "REDIS_SENTINELS": "h:1,h:0"}, "host:port"),
         ({**SENTINELS, "REDIS_URL": "redis://h:6379/0"}, "only one of them"),
         ({**SENTINELS, "REDIS_CLUSTER": "1", "REDIS_URL": "redis://h:6379/0"}, "only one of them"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_KEY_PREFIX": "{auth}:"}, "must not contain"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_KEY_PREFIX": "auth}"}, "must not contain"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_KEY_PREFIX": "a{"}, "must not contain"),
+        ({"JWT_SECRET_KEY": GOOD_SECRET, "PASSWORD_PEPPER": "p" * 31}, "PASSWORD_PEPPER"),
     ],
 )
 def test_unusable_settings_stop_startup(environ, message):
@@ -64,6 +68,14 @@ def test_sentinels_are_a_list_of_addresses():
     ]
 
 
+def test_the_pepper_never_reaches_the_log_summary():
+    pepper = "p" * 32
+    settings = Settings.from_env({"JWT_SECRET_KEY": GOOD_SECRET, "PASSWORD_PEPPER": pepper})
+    assert settings.password_pepper == pepper
+    assert settings.public_summary()["password_pepper"] == "<set>"
+    assert pepper not in str(settings.public_summary()) + repr(settings)
+
+
 def test_development_gets_a_random_secret_per_process():
     first = Settings.from_env({"ROTOR_ENV": "development"})
     second = Settings.from_env({"ROTOR_ENV": "development"})
@@ -71,10 +83,32 @@ def test_development_gets_a_random_secret_per_process():
     assert first.jwt_secret_key != second.jwt_secret_key
 
 
-def test_the_secret_never_reaches_the_log_summary():
-    settings = Settings.from_env(
-        {"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_URL": "redis://:hunter2@redis:6379/0"}
-    )
-    summary = str(settings.public_summary())
-    assert GOOD_SECRET not in summary
-    assert "hunter2" not in summary
+@pytest.mark.parametrize(
+    ("url", "logged"),
+    [
+        ("redis://:hunter2@redis:6379/0", "redis://***@redis:6379/0"),
+        ("redis://rotor:hunter2@redis:6379/0", "redis://***@redis:6379/0"),
+        ("redis://redis:6379/0?password=hunter2", "redis://redis:6379/0?password=***"),
+        (
+            "rediss://redis:6380/0?db=0&username=rotor&password=hunter2&socket_timeout=2",
+            "rediss://redis:6380/0?db=0&username=***&password=***&socket_timeout=2",
+        ),
+        (
+            "unix:///run/redis.sock?db=0&password=hunter2",
+            "unix:///run/redis.sock?db=0&password=***",
+        ),
+        (
+            "redis://redis:6379/0?ssl_keyfile_password=hunter2",
+            "redis://redis:6379/0?ssl_keyfile_password=***",
+        ),
+        ("redis://redis:6379/0?Auth_Token=hunter2", "redis://redis:6379/0?Auth_Token=***"),
+        ("redis://redis:6379/0", "redis://redis:6379/0"),
+    ],
+)
+def test_no_credential_of_the_redis_url_reaches_the_log_summary(url, logged):
+    settings = Settings.from_env({"JWT_SECRET_KEY": GOOD_SECRET, "REDIS_URL": url})
+    summary = settings.public_summary()
+    assert GOOD_SECRET not in str(summary)
+    assert "hunter2" not in str(summary)
+    assert "rotor:" not in summary["redis_url"]
+    assert summary["redis_url"] == logged

@@ -29,6 +29,7 @@ def client(settings: Settings) -> FlaskClient:
         ("/demo/", "text/html; charset=utf-8"),
         ("/demo/index.html", "text/html; charset=utf-8"),
         ("/demo/app.js", "text/javascript; charset=utf-8"),
+        ("/demo/rotor.js", "text/javascript; charset=utf-8"),
         ("/demo/style.css", "text/css; charset=utf-8"),
     ],
 )

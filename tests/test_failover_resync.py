@@ -29,6 +29,7 @@ def _generation(token: str) -> int:
 
 
 def test_a_successor_the_store_lost_is_accepted_and_resynchronizes(auth, redis_client, caplog):
+    """A failover lost exactly one rotation: the holder of that one successor continues."""
     caplog.set_level(logging.INFO, logger="rotor.audit")
     pair = auth.register_and_login()
     snapshot = redis_client.hgetall(_session_key(pair))
@@ -58,6 +59,7 @@ def test_the_consumed_token_is_still_reuse_after_a_resync(auth, redis_client):
 
 
 def test_two_generations_ahead_is_not_a_lost_write(auth, redis_client):
+    """A failover lost two rotations: the session ends at its next refresh."""
     pair = auth.register_and_login()
     snapshot = redis_client.hgetall(_session_key(pair))
     first = auth.refresh(pair["refresh_token"]).json
@@ -67,6 +69,10 @@ def test_two_generations_ahead_is_not_a_lost_write(auth, redis_client):
     response = auth.refresh(second["refresh_token"])
     assert response.status_code == 401
     assert response.json["error"]["code"] == "token_reused"
+    # The session has ended: its tokens, whichever generation, are refused from now on.
+    assert not redis_client.exists(_session_key(pair))
+    assert auth.me(second["access_token"]).status_code == 401
+    assert auth.refresh(pair["refresh_token"]).json["error"]["code"] == "token_revoked"
 
 
 def test_a_fork_at_the_same_generation_is_reuse(auth, redis_client):

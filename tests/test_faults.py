@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 
 import pytest
@@ -48,8 +49,9 @@ class Client:
             base = random.choice(bases)
             try:
                 status, body = _post(base, "/api/auth/refresh", {"refresh_token": self.token})
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                # The killed worker's connection: no HTTP answer at all. Retry: grace covers it.
+            except (urllib.error.URLError, ConnectionError, TimeoutError, HTTPException):
+                # The killed worker's connection: no HTTP answer, or one cut off in its body
+                # (IncompleteRead). Retry: grace covers it.
                 self.statuses.append((time.monotonic(), 0, "connection"))
                 continue
             code = body.get("error", {}).get("code", "")

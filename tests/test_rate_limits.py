@@ -1,11 +1,16 @@
-"""Rate limits: per account and IP on login, per session and IP on refresh, per IP on register;
+"""Rate limits: failed password checks per account and IP (login and password change, counted
+before the check), logins per IP, per session and IP on refresh, per IP on register;
 429 ``rate_limited`` with Retry-After; counted in Redis under the key prefix."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
+import bcrypt
 import pytest
 
 from app import create_app
@@ -43,14 +48,87 @@ def _assert_rate_limited(response) -> None:
     assert int(response.headers["Retry-After"]) >= 0
 
 
-def test_failed_logins_of_one_account_are_limited_then_the_window_ends(limited):
-    auth = limited(ratelimit_login_account="3 per 2 seconds")
+def test_failed_logins_are_limited_per_account_and_ip_then_the_window_ends(limited):
+    auth = limited(ratelimit_login_account="3 per 1 second")
     user = auth.register()
-    for ip in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):  # an attacker rotating IPs
-        assert _login(auth, user["email"], "wrong password", ip).status_code == 401
-    _assert_rate_limited(_login(auth, user["email"], PASSWORD, "10.0.0.4"))
-    time.sleep(2.1)
-    assert _login(auth, user["email"], PASSWORD).status_code == 200  # no permanent lockout
+    for _ in range(3):
+        assert _login(auth, user["email"], "wrong password", "10.0.0.1").status_code == 401
+    _assert_rate_limited(_login(auth, user["email"], PASSWORD, "10.0.0.1"))
+    assert _login(auth, user["email"], PASSWORD, "10.0.0.2").status_code == 200  # the owner
+    time.sleep(1.1)  # the window is a Redis TTL: real time is the behaviour
+    assert _login(auth, user["email"], PASSWORD, "10.0.0.1").status_code == 200
+
+
+def test_guessing_from_many_addresses_never_locks_the_owner_out(limited):
+    auth = limited(ratelimit_login_account="2/minute;3/hour")  # the brake: 100/hour
+    user = auth.register()
+    statuses = Counter(
+        _login(auth, user["email"], "wrong password", f"10.0.1.{ip}").status_code
+        for ip in range(1, 61)  # an attacker rotating addresses, each past its limit
+        for _ in range(3)
+    )
+    # 2 checks for each of the first 50 addresses; then the brake (100/hour) is on and each
+    # fresh address gets 1: 110 guesses reached bcrypt instead of 120.
+    assert statuses == {401: 110, 429: 70}
+    assert _login(auth, user["email"], PASSWORD, "192.0.2.7").status_code == 200
+
+
+def test_the_brake_across_addresses_spares_an_address_that_has_not_failed(limited):
+    auth = limited(ratelimit_login_account="3/minute", ratelimit_login_account_all_ips="5/hour")
+    user = auth.register()
+    for ip, failures in (("10.0.2.1", 3), ("10.0.2.2", 2)):  # 5 failures: the brake is on
+        for _ in range(failures):
+            assert _login(auth, user["email"], "wrong password", ip).status_code == 401
+    braked = _login(auth, user["email"], PASSWORD, "10.0.2.2")  # failed lately: braked
+    _assert_rate_limited(braked)
+    assert int(braked.headers["Retry-After"]) <= 60  # until its own minute ends, not the hour
+    # A fresh address gets its check (one guess each, while the brake is on)...
+    assert _login(auth, user["email"], "wrong password", "10.0.2.3").status_code == 401
+    _assert_rate_limited(_login(auth, user["email"], "wrong password", "10.0.2.3"))
+    # ...and the owner, whose address has not failed, logs in.
+    assert _login(auth, user["email"], PASSWORD, "192.0.2.7").status_code == 200
+
+
+def test_concurrent_wrong_passwords_reach_bcrypt_at_most_the_limit(limited, monkeypatch):
+    auth = limited(ratelimit_login_account="10/minute", ratelimit_login_ip="1000/minute")
+    user = auth.register()
+    checks: list[int] = []
+    checkpw = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda *args: checks.append(1) or checkpw(*args))
+    barrier = threading.Barrier(40)
+
+    def guess(i: int):
+        client = auth.client.application.test_client()
+        barrier.wait()
+        return client.post(
+            "/api/auth/login", json={"email": user["email"], "password": f"wrong {i}"},
+            environ_base={"REMOTE_ADDR": "10.0.3.1"},
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(40) as pool:
+        statuses = Counter(response.status_code for response in pool.map(guess, range(40)))
+    assert statuses == {401: 10, 429: 30}
+    assert len(checks) == 10
+
+
+def test_wrong_current_passwords_are_limited_with_failed_logins(limited):
+    auth = limited(ratelimit_login_account="3/minute")
+    pair = auth.register_and_login()
+
+    def change(current: str, ip: str):
+        return auth.client.post(
+            "/api/auth/password",
+            json={"current_password": current, "new_password": "another long passphrase"},
+            headers={"Authorization": f"Bearer {pair['access_token']}"},
+            environ_base={"REMOTE_ADDR": ip},
+        )
+
+    for _ in range(2):
+        assert change("not my password", "10.0.4.1").status_code == 403
+    assert _login(auth, pair["email"], "nor this one", "10.0.4.1").status_code == 401
+    _assert_rate_limited(change(PASSWORD, "10.0.4.1"))  # one budget: logins and changes
+    _assert_rate_limited(_login(auth, pair["email"], PASSWORD, "10.0.4.1"))
+    assert change(PASSWORD, "10.0.4.2").status_code == 204
 
 
 def test_successful_logins_do_not_count_against_the_account(limited):
@@ -58,6 +136,10 @@ def test_successful_logins_do_not_count_against_the_account(limited):
     user = auth.register()
     for _ in range(4):
         assert _login(auth, user["email"], PASSWORD).status_code == 200
+    assert _login(auth, user["email"], "wrong password").status_code == 401
+    assert _login(auth, user["email"], PASSWORD).status_code == 200
+    assert _login(auth, user["email"], "wrong password").status_code == 401
+    _assert_rate_limited(_login(auth, user["email"], PASSWORD))
 
 
 def test_logins_from_one_ip_are_limited(limited, caplog):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.api import auth, jwks, openapi, ops
+from app.api import auth, docs, jwks, openapi, ops
 from app.api.http import refuse_oversized_request
 
 
@@ -14,4 +14,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(docs.bp)
     app.register_blueprint(jwks.bp)

@@ -184,7 +184,9 @@ def me() -> Response:
 @access_token_required
 def change_password() -> Response:
     data = load_json(_password_schema)
-    get_auth().change_password(current_principal(), data["current_password"], data["new_password"])
+    get_auth().change_password(
+        current_principal(), data["current_password"], data["new_password"], ip=client_ip()
+    )
     return no_content()
 
 

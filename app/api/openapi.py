@@ -1,4 +1,4 @@
-"""``GET /api/openapi.json`` and ``GET /api/docs``: the OpenAPI document of API.md and a viewer.
+"""``GET /api/openapi.json``: the OpenAPI document of API.md (``app/api/docs.py`` shows it).
 
 The document is generated, not written: apispec's MarshmallowPlugin turns the schemas of
 ``app.api.schemas`` into JSON Schema, and the paths and methods come from the app's URL map.
@@ -8,8 +8,6 @@ test keeps it and the URL map equal. The document is built once per app, on firs
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -194,10 +192,12 @@ OPERATIONS: dict[str, Operation] = {
     "auth.change_password": Operation(
         "Change the password",
         "Every other session of the user ends; this one goes on. The new password follows the "
-        "rules of registration.",
+        "rules of registration. A wrong `current_password` counts against the same limit as a "
+        "failed login (429 past it).",
         204,
         request=PasswordChangeSchema,
         credential=ACCESS,
+        rate_limited=True,
         errors={403: ("invalid_credentials",)},
     ),
     "auth.introspect": Operation(
@@ -252,9 +252,9 @@ OPERATIONS: dict[str, Operation] = {
         {"type": "object"},
         store=False,
     ),
-    "openapi.viewer": Operation(
+    "docs.viewer": Operation(
         "A readable view of this document",
-        "A self-contained page (no external assets) that renders `/api/openapi.json`.",
+        "Swagger UI, served from this origin (no external assets), rendering `/api/openapi.json`.",
         200,
         {"type": "string"},
         media_type="text/html",
@@ -264,6 +264,8 @@ OPERATIONS: dict[str, Operation] = {
 
 # Blueprints outside the API: the cookie-mode demo page, registered in development and tests only.
 UNDOCUMENTED_BLUEPRINTS = frozenset({"demo"})
+# The viewer's own files (its page, ``docs.viewer``, is documented).
+UNDOCUMENTED_ENDPOINTS = frozenset({"static", "docs.static", "docs.swagger_ui_asset"})
 
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _IMPLICIT_METHODS = frozenset({"HEAD", "OPTIONS"})
@@ -274,7 +276,7 @@ def documented_rules(app: Flask) -> list[tuple[str, str, str]]:
     return [
         (rule.endpoint, openapi_path(rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
-        if rule.endpoint != "static"
+        if rule.endpoint not in UNDOCUMENTED_ENDPOINTS
         and rule.endpoint.partition(".")[0] not in UNDOCUMENTED_BLUEPRINTS
         for method in sorted((rule.methods or set()) - _IMPLICIT_METHODS)
     ]
@@ -515,231 +517,3 @@ def openapi_document(app: Flask) -> dict[str, Any]:
 @bp.get("/openapi.json")
 def document() -> Response:
     return json_response(openapi_document(current_app))
-
-
-@bp.get("/docs")
-def viewer() -> Response:
-    response = Response(VIEWER_HTML, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = _VIEWER_CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-# -- the viewer ---------------------------------------------------------------------------
-# One page, no external assets: it fetches /api/openapi.json and renders it with DOM calls
-# (never innerHTML, so nothing in the document can inject markup). The CSP allows exactly this
-# page's style and script, and requests to this origin.
-
-_VIEWER_STYLE = """
-body { font: 15px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 68rem;
-       padding: 1rem 1.5rem 4rem; color: #1d232b; background: #fbfbfc; }
-h1 { margin-bottom: .2rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #d5d9e0; }
-code, .path { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .92em; }
-details.op { border: 1px solid #d5d9e0; border-radius: 6px; margin: .5rem 0; background: #fff; }
-details.op > summary { cursor: pointer; padding: .5rem .75rem; list-style: none; }
-details.op[open] > summary { border-bottom: 1px solid #e6e9ee; }
-details.op > div { padding: .25rem 1rem 1rem; }
-.method { display: inline-block; min-width: 4.2rem; text-align: center; font-weight: 700;
-          color: #fff; border-radius: 4px; padding: .05rem .4rem; margin-right: .6rem; }
-.get { background: #2f6fba; } .post { background: #2e8b57; } .delete { background: #b83b3b; }
-.put, .patch { background: #b7791f; }
-.summary { color: #4a5361; margin-left: .6rem; }
-.lock { margin-left: .5rem; font-size: .85em; color: #7a4d00; }
-table { border-collapse: collapse; width: 100%; margin: .4rem 0; }
-th, td { text-align: left; vertical-align: top; padding: .3rem .5rem;
-         border-bottom: 1px solid #eceef2; }
-th { font-weight: 600; color: #4a5361; font-size: .9em; }
-.status { font-weight: 700; white-space: nowrap; }
-.s2 { color: #2e8b57; } .s4 { color: #b7791f; } .s5 { color: #b83b3b; }
-.req { color: #b83b3b; font-size: .85em; } .muted { color: #6b7380; }
-.error { color: #b83b3b; font-weight: 600; }
-"""
-
-_VIEWER_SCRIPT = """
-"use strict";
-const el = (tag, attrs, ...children) => {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  for (const c of children) if (c !== null && c !== undefined && c !== "")
-    node.append(c instanceof Node ? c : String(c));
-  return node;
-};
-const code = (text) => el("code", {}, text);
-// Descriptions use `backticks` for code; everything else is plain text.
-function rich(text) {
-  const span = el("span");
-  String(text || "").split("`").forEach((part, i) => span.append(i % 2 ? code(part) : part));
-  return span;
-}
-let doc = null;
-function resolve(schema) {
-  const seen = new Set();
-  while (schema && schema.$ref && !seen.has(schema.$ref)) {
-    seen.add(schema.$ref);
-    schema = schema.$ref.replace(/^#\\//, "").split("/").reduce((o, k) => o && o[k], doc);
-  }
-  return schema || {};
-}
-function refName(schema) {
-  return schema && schema.$ref ? schema.$ref.split("/").pop() : null;
-}
-function typeOf(schema) {
-  const name = refName(schema);
-  if (name) { const a = el("a", {href: "#schema-" + name}, name); return a; }
-  const s = resolve(schema);
-  if (s.type === "array") {
-    const span = el("span", {}, "array of ");
-    span.append(typeOf(s.items || {}));
-    return span;
-  }
-  let text = Array.isArray(s.type) ? s.type.join(" | ") : (s.type || "any");
-  if (s.format) text += " (" + s.format + ")";
-  return text;
-}
-function constraints(s) {
-  const parts = [];
-  const keys = ["minLength", "maxLength", "minimum", "maximum", "pattern"];
-  for (const k of keys) if (s[k] !== undefined) parts.push(k + ": " + s[k]);
-  if (s.enum) parts.push("one of " + s.enum.map((v) => JSON.stringify(v)).join(", "));
-  return parts.join("; ");
-}
-function schemaView(schema) {
-  const s = resolve(schema);
-  if (s.type !== "object" || !s.properties) {
-    const p = el("p", {}, typeOf(schema));
-    const c = constraints(s);
-    if (c) p.append(" ", el("span", {class: "muted"}, "(" + c + ")"));
-    return p;
-  }
-  const required = new Set(s.required || []);
-  const table = el("table", {}, el("tr", {}, el("th", {}, "field"), el("th", {}, "type"),
-                                    el("th", {}, "notes")));
-  for (const [name, prop] of Object.entries(s.properties)) {
-    const r = resolve(prop);
-    const notes = [r.description, constraints(r)].filter(Boolean).join(" — ");
-    table.append(el("tr", {}, el("td", {}, code(name), " ",
-                                 required.has(name) ? el("span", {class: "req"}, "required") : ""),
-                    el("td", {}, typeOf(prop)), el("td", {}, rich(notes))));
-  }
-  const box = el("div", {}, refName(schema) ? el("p", {}, typeOf(schema)) : "", table);
-  if (s.additionalProperties === false)
-    box.append(el("p", {class: "muted"}, "No other fields."));
-  return box;
-}
-function content(body, brief) {
-  const box = el("div");
-  for (const [type, media] of Object.entries(body.content || {})) {
-    box.append(el("p", {class: "muted"}, type));
-    if (!media.schema) continue;
-    box.append(brief ? el("p", {}, typeOf(media.schema)) : schemaView(media.schema));
-  }
-  return box;
-}
-function operationView(path, method, op) {
-  const summary = el("summary", {}, el("span", {class: "method " + method}, method.toUpperCase()),
-                     el("span", {class: "path"}, path), el("span", {class: "summary"}, op.summary));
-  if (op.security && op.security.length)
-    summary.append(el("span", {class: "lock"},
-      "auth: " + op.security.map((r) => Object.keys(r).join(" + ") || "none").join(" or ")));
-  const body = el("div");
-  if (op.description) body.append(el("p", {}, rich(op.description)));
-  const params = op.parameters || [];
-  if (params.length) {
-    const t = el("table", {}, el("tr", {}, el("th", {}, "parameter"), el("th", {}, "in"),
-                                 el("th", {}, "type"), el("th", {}, "notes")));
-    for (const p of params) {
-      const notes = [p.description, constraints(resolve(p.schema || {}))].filter(Boolean);
-      t.append(el("tr", {}, el("td", {}, code(p.name)), el("td", {}, p.in),
-                  el("td", {}, typeOf(p.schema || {})), el("td", {}, rich(notes.join(" — ")))));
-    }
-    body.append(el("h4", {}, "Parameters"), t);
-  }
-  if (op.requestBody) {
-    body.append(el("h4", {}, "Request body", op.requestBody.required ? "" : " (optional)"),
-                content(op.requestBody));
-  }
-  body.append(el("h4", {}, "Responses"));
-  const t = el("table", {}, el("tr", {}, el("th", {}, "status"), el("th", {}, "meaning"),
-                               el("th", {}, "body and headers")));
-  for (const [status, response] of Object.entries(op.responses || {})) {
-    const r = resolve(response);
-    const cell = content(r, status >= "400");  // errors: the one envelope, linked
-    for (const [name, h] of Object.entries(r.headers || {}))
-      cell.append(el("p", {}, "header ", code(name), h.required ? " (always)" : "",
-                     h.description ? " — " : "", rich(h.description)));
-    t.append(el("tr", {}, el("td", {class: "status s" + status[0]}, status),
-                el("td", {}, rich(r.description)), el("td", {}, cell)));
-  }
-  body.append(t);
-  return el("details", {class: "op", id: op.operationId || ""}, summary, body);
-}
-function render(root) {
-  const info = doc.info || {};
-  root.append(el("h1", {}, info.title || "API", " ",
-                 el("span", {class: "muted"}, info.version || "")),
-              el("p", {}, rich(info.description)),
-              el("p", {class: "muted"}, "OpenAPI " + doc.openapi + " — ",
-                 el("a", {href: "openapi.json"}, "the document as JSON")));
-  const byTag = new Map();
-  for (const [path, item] of Object.entries(doc.paths || {}))
-    for (const [method, op] of Object.entries(item)) {
-      if (!["get", "put", "post", "delete", "patch"].includes(method)) continue;
-      const parameters = (item.parameters || []).concat(op.parameters || []);
-      const merged = Object.assign({}, op, {parameters});
-      const tag = (op.tags || ["other"])[0];
-      if (!byTag.has(tag)) byTag.set(tag, []);
-      byTag.get(tag).push(operationView(path, method, merged));
-    }
-  for (const [tag, ops] of byTag) root.append(el("h2", {}, tag), ...ops);
-  const schemes = (doc.components || {}).securitySchemes || {};
-  if (Object.keys(schemes).length) {
-    const t = el("table", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "kind"),
-                                 el("th", {}, "notes")));
-    for (const [name, s] of Object.entries(schemes))
-      t.append(el("tr", {}, el("td", {}, code(name)),
-        el("td", {}, [s.type, s.scheme, s.bearerFormat].filter(Boolean).join(" ")),
-        el("td", {}, rich(s.description))));
-    root.append(el("h2", {}, "Security schemes"), t);
-  }
-  root.append(el("h2", {}, "Schemas"));
-  for (const name of Object.keys((doc.components || {}).schemas || {}))
-    root.append(el("h3", {id: "schema-" + name}, name),
-                schemaView(doc.components.schemas[name]));
-  // A link to an operation (#auth_refresh) opens it.
-  const target = location.hash && document.getElementById(location.hash.slice(1));
-  if (target && target.tagName === "DETAILS") { target.open = true; target.scrollIntoView(); }
-}
-const root = document.getElementById("root");
-fetch("openapi.json", {headers: {Accept: "application/json"}})
-  .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
-  .then((d) => { doc = d; root.textContent = ""; render(root); })
-  .catch((e) => { root.textContent = ""; root.append(el("p", {class: "error"},
-                  "Could not load openapi.json: " + e.message)); });
-"""
-
-VIEWER_HTML = f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Rotor API</title>
-<style>{_VIEWER_STYLE}</style>
-</head>
-<body>
-<main id="root"><p>Loading <a href="openapi.json">openapi.json</a>…</p></main>
-<script>{_VIEWER_SCRIPT}</script>
-</body>
-</html>
-"""
-
-
-def _csp_hash(text: str) -> str:
-    digest = hashlib.sha256(text.encode()).digest()
-    return f"'sha256-{base64.b64encode(digest).decode()}'"
-
-
-_VIEWER_CSP = (
-    f"default-src 'none'; script-src {_csp_hash(_VIEWER_SCRIPT)}; "
-    f"style-src {_csp_hash(_VIEWER_STYLE)}; connect-src 'self'; img-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)

@@ -1,9 +1,10 @@
 """Rate limits (Flask-Limiter), counted in the same Redis under the same key prefix.
 
-Login: per account (failed attempts only, so a user who knows their password is never locked
-out by someone else's guessing beyond the window) and per IP. Refresh: per session (from the
-verified token) and per IP. Register: per IP. A breach answers 429 ``rate_limited`` with
-``Retry-After``; RATELIMIT_ENABLED=0 turns everything off.
+Login: per IP. Refresh: per session (from the verified token) and per IP. Register: per IP.
+A breach answers 429 ``rate_limited`` with ``Retry-After``; RATELIMIT_ENABLED=0 turns
+everything off. Failed password checks (per account and IP, login and password change) are
+limited by the auth room (``app/auth/throttle.py``): they must be counted before the check, in
+one atomic step, which Flask-Limiter's ``deduct_when`` (test before, count after) cannot do.
 """
 
 from __future__ import annotations
@@ -51,15 +52,6 @@ class DeferredClusterStorage(RedisClusterStorage):
         Storage.__init__(self, uri, wrap_exceptions, **options)
 
 
-def _account() -> str:
-    """The normalized email of a login attempt (the IP when there is none)."""
-    body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else None
-    if isinstance(email, str) and email.strip():
-        return "account:" + email.strip().lower()
-    return "ip:" + (get_remote_address() or "")
-
-
 def _session() -> str:
     """The session of a refresh attempt, from the verified token (the IP when unverifiable:
     an attacker cannot spend someone else's session budget with a forged token)."""
@@ -72,10 +64,6 @@ def _session() -> str:
     except ApiError:
         pass
     return "ip:" + (get_remote_address() or "")
-
-
-def _failed(response: Any) -> bool:
-    return bool(response.status_code == 401)
 
 
 def _breached(limit: RequestLimit) -> None:
@@ -112,8 +100,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter | None:
         headers_enabled=True, strategy="fixed-window",
     )  # fmt: skip
     limits = {
-        "auth.login": [(settings.ratelimit_login_account, _account, _failed),
-                       (settings.ratelimit_login_ip, get_remote_address, None)],
+        "auth.login": [(settings.ratelimit_login_ip, get_remote_address, None)],
         "auth.refresh": [(settings.ratelimit_refresh_session, _session, None),
                          (settings.ratelimit_refresh_ip, get_remote_address, None)],
         "auth.register": [(settings.ratelimit_register_ip, get_remote_address, None)],

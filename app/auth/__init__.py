@@ -15,7 +15,8 @@ __all__ = ["AuthService", "Principal", "TokenPair", "get_auth", "init_app"]
 
 def init_app(app: Flask, settings: Settings, store: Store) -> AuthService:
     """Build the service once per app."""
-    service = AuthService(settings, store, PasswordHasher(settings.bcrypt_rounds))
+    hasher = PasswordHasher(settings.bcrypt_rounds, settings.password_pepper)
+    service = AuthService(settings, store, hasher)
     app.extensions["rotor.auth"] = service
     return service
 

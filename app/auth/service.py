@@ -19,6 +19,7 @@ from app import audit
 from app.auth.keys import KeyRing
 from app.auth.passwords import PasswordHasher, is_common_password
 from app.auth.policies import ReuseEvidence, ReusePolicy, react_to_reuse
+from app.auth.throttle import PasswordGuard
 from app.auth.tokens import (
     TokenCodec,
     TokenPair,
@@ -101,6 +102,7 @@ class AuthService:
         self.hasher = hasher
         self.clock = clock
         self.reuse_policy = ReusePolicy(settings.reuse_policy)
+        self.password_guard = PasswordGuard(settings, store)
         # KeyRing.from_settings raises ConfigError for a key it cannot use: startup stops.
         self.tokens = TokenCodec(
             KeyRing.from_settings(settings), settings.jwt_issuer, settings.jwt_audience
@@ -118,23 +120,39 @@ class AuthService:
         password_hash = self.hasher.hash(password)
         uid = _new_id(8)
         created_ms = int(self.clock() * 1000)
-        if not self.store.create_user(uid, email, password_hash, created_ms):
+        scheme = self.hasher.scheme
+        if not self.store.create_user(
+            uid, email, password_hash, created_ms, password_scheme=scheme
+        ):
             raise ApiError("email_taken", "An account with this email already exists.", 409)
         audit.record("user_registered", user_id=uid, email=email)
-        return UserRecord(uid, email, password_hash, created_ms, disabled=False)
+        return UserRecord(
+            uid, email, password_hash, created_ms, disabled=False, password_scheme=scheme
+        )
 
-    def change_password(self, principal: Principal, current: str, new: str) -> None:
-        """Replace the password and end every other session of the user."""
+    def change_password(self, principal: Principal, current: str, new: str, *, ip: str) -> None:
+        """Replace the password and end every other session of the user. Wrong current
+        passwords count against the same limit as failed logins (a stolen session must not
+        become an unlimited guessing oracle)."""
         user = self.store.get_user(principal.user_id)
         if user is None:
             raise TokenError("token_revoked", "The token's session has ended.")
         _refuse_common_password(new, "new_password")
-        if not self.hasher.verify(current, user.password_hash):
+        self.password_guard.before_check(user.email, ip, action="password_change")
+        if not self.hasher.verify(current, user.password_hash, user.password_scheme):
             audit.record("password_changed", outcome="failed", reason="bad_password",
+                         user_id=user.id, session_id=principal.session_id, ip=ip)  # fmt: skip
+            raise _invalid_credentials(403)
+        self.password_guard.passed(user.email, ip)
+        now_ms = int(self.clock() * 1000)
+        stored = self.store.set_password_hash(
+            user.id, self.hasher.hash(new), scheme=self.hasher.scheme,
+            checked_epoch=user.password_epoch, changed_ms=now_ms,
+        )  # fmt: skip
+        if not stored:  # another change came first: ``current`` is no longer the password
+            audit.record("password_changed", outcome="failed", reason="password_changed",
                          user_id=user.id, session_id=principal.session_id)  # fmt: skip
             raise _invalid_credentials(403)
-        now_ms = int(self.clock() * 1000)
-        self.store.set_password_hash(user.id, self.hasher.hash(new), now_ms)
         # After the new hash is stored, so any session opened with the old password is listed.
         ended = self.store.end_all_sessions(user.id, keep=[principal.session_id])
         audit.record("password_changed", outcome="ok", user_id=user.id,
@@ -146,16 +164,29 @@ class AuthService:
         self, email: str, password: str, *, ip: str, user_agent: str, cookies: bool = False
     ) -> TokenPair:
         """Check the password and open a session; unknown email and wrong password are one
-        answer, reached through one bcrypt check each. ``cookies``: the pair carries CSRF
-        values for a browser that keeps it in cookies."""
+        answer, reached through one bcrypt check each, counted before it runs (429 past the
+        failed-check limit). ``cookies``: the pair carries CSRF values for a browser that
+        keeps it in cookies."""
         email = normalize_email(email)
+        self.password_guard.before_check(email, ip, action="login")
         user = self.store.find_user_by_email(email)
-        valid = self.hasher.verify(password, user.password_hash if user else None)
+        if user is None:
+            valid = self.hasher.verify(password, None)
+        else:
+            valid = self.hasher.verify(password, user.password_hash, user.password_scheme)
         if user is None or not valid or user.disabled:
             reason = "unknown_email" if user is None else "disabled" if valid else "bad_password"
             audit.record("login", outcome="failed", reason=reason, email=email, ip=ip,
                          user_agent=user_agent, user_id=user.id if user else None)  # fmt: skip
             raise _invalid_credentials()
+        self.password_guard.passed(email, ip)
+        if self.hasher.needs_upgrade(user.password_scheme):
+            # Hashed before PASSWORD_PEPPER was set: re-hash under it now that we hold the
+            # password. Refused (harmlessly) if the password changed since we read it.
+            self.store.set_password_hash(
+                user.id, self.hasher.hash(password), scheme=self.hasher.scheme,
+                checked_epoch=user.password_epoch, changed_ms=None,
+            )  # fmt: skip
         settings = self.settings
         now = self.clock()
         now_s = int(now)
@@ -172,7 +203,7 @@ class AuthService:
             absolute_deadline=absolute_deadline,
             csrf=cookies,
         )
-        evicted = self.store.create_session(
+        opening = self.store.create_session(
             user.id,
             sid,
             token_hash(pair.refresh_token),
@@ -182,12 +213,13 @@ class AuthService:
             ip=ip,
             user_agent=user_agent[:USER_AGENT_MAX],
             limit=settings.max_sessions_per_user,
+            password_epoch=user.password_epoch,
         )
-        if evicted is None:  # disabled or deleted while we checked the password
-            audit.record("login", outcome="failed", reason="disabled", email=email, ip=ip,
+        if opening.outcome != "created":  # disabled, deleted or password changed meanwhile
+            audit.record("login", outcome="failed", reason=opening.outcome, email=email, ip=ip,
                          user_agent=user_agent, user_id=user.id)  # fmt: skip
             raise _invalid_credentials()
-        for evicted_id in evicted:
+        for evicted_id in opening.evicted:
             audit.record("session_evicted", user_id=user.id, session_id=evicted_id,
                          reason="max_sessions_per_user")  # fmt: skip
         audit.record("login", outcome="ok", email=email, user_id=user.id, session_id=sid, ip=ip,

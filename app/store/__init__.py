@@ -7,16 +7,18 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.store.client import StoreUnavailable, connect
-from app.store.records import Rotation, SessionRecord, UserRecord
-from app.store.store import Store
+from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecord
+from app.store.store import Store, Window
 from config import Settings
 
 __all__ = [
     "Rotation",
+    "SessionOpening",
     "SessionRecord",
     "Store",
     "StoreUnavailable",
     "UserRecord",
+    "Window",
     "eviction_warning",
     "get_store",
     "init_app",

@@ -97,14 +97,15 @@ class HotScript:
         except NoScriptError:  # the reply was read in full: the connection stays usable
             return self._script(keys=keys, args=args)
         except redis.TimeoutError:
-            # The script may still run: sending it again could rotate twice. The caller
-            # answers 503 and the client retries (a refresh inside the grace window replays).
+            # The script may still run. Not sent again here: the caller answers 503 within
+            # REDIS_TIMEOUT and the client retries (a rotation sent again is safe either way:
+            # rotate.lua answers a repeat of a rotation that ran as it answered the first).
             connection.disconnect()
             raise
         except (redis.ConnectionError, OSError):
             # A dropped connection, nearly always one Redis closed while it sat idle (a restart,
-            # a timeout): the script never ran. If it did run, a rotation sent again inside the
-            # grace window replays the same successor.
+            # a timeout): the script never ran. If it did run, a rotation sent again finds its
+            # own successor current and answers 'rotated' again (tests/test_lost_replies.py).
             connection.disconnect()
             return self._script(keys=keys, args=args)
         except redis.ResponseError:

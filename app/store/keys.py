@@ -3,7 +3,10 @@
 Keys of one user carry the Redis Cluster hash tag ``{<user id>}``: the scripts that rotate a
 token or end sessions touch several of them at once, and Redis Cluster runs a script only when
 every key it names lives in one slot. The email index is looked up before the user id is known,
-so it stands alone (it is only ever read or written by itself).
+so it stands alone (it is only ever read or written by itself). The failed-password counters
+of one email (known or not: they count before the lookup) share the tag
+``{login:<email digest>}`` for the same reason; the digest keeps emails out of key names and
+braces out of the tag.
 
 Layout (prefix ``auth:`` by default)::
 
@@ -14,10 +17,16 @@ Layout (prefix ``auth:`` by default)::
     auth:{<uid>}:grace:<sid>         hash    rt, pair: the just-consumed token's hash and the
                                              sealed successor pair  (TTL: the grace window)
     auth:{<uid>}:denied:<jti>        string  a logged-out access token (TTL: its expiry)
+    auth:{login:<email digest>}:fails:<window s>:<ip>
+                                     string  password checks of one email from one address in
+                                             a fixed window (TTL: the window)
+    auth:{login:<email digest>}:fails:<window s>
+                                     string  the same from every address (TTL: the window)
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import NamedTuple
 
 _GLOB_SPECIAL = "\\*?[]"
@@ -69,6 +78,19 @@ class KeySpace:
         """A logged-out access token, by its ``jti``."""
         return f"{self._user_tag(uid)}:denied:{jti}"
 
+    def password_failures(self, email: str, ip: str, window_s: int) -> str:
+        """Password checks of one (normalized) email from one client address that count as
+        failures, in one fixed window of ``window_s`` seconds."""
+        return self._failures(_email_digest(email), str(window_s), ip)
+
+    def password_failures_any_ip(self, email: str, window_s: int) -> str:
+        """Password checks of one email from every address, in one fixed window."""
+        return self._failures(_email_digest(email), str(window_s), None)
+
+    def _failures(self, digest: str, window: str, ip: str | None) -> str:
+        key = f"{self.prefix}{{login:{digest}}}:fails:{window}"
+        return key if ip is None else f"{key}:{ip}"
+
     def session_pattern(self) -> str:
         """SCAN pattern matching every session hash (operator tools only).
 
@@ -95,7 +117,10 @@ class KeySpace:
         return [
             KeyLayoutRow(self.email("<email>"), "string", "user id", "none"),
             KeyLayoutRow(
-                self.user(uid), "hash", "email, pw, created, pw_changed, disabled", "none"
+                self.user(uid),
+                "hash",
+                "email, pw, created, pw_changed, pw_epoch, disabled",
+                "none",
             ),
             KeyLayoutRow(
                 self.sessions(uid), "zset", "session id -> created ms", "last session's end"
@@ -110,7 +135,24 @@ class KeySpace:
             KeyLayoutRow(
                 self.denied(uid, "<jti>"), "string", "a logged-out access token", "its expiry"
             ),
+            KeyLayoutRow(
+                self._failures("<email digest>", "<window s>", "<ip>"),
+                "string",
+                "failed password checks of an email from an address",
+                "the window",
+            ),
+            KeyLayoutRow(
+                self._failures("<email digest>", "<window s>", None),
+                "string",
+                "failed password checks of an email from every address",
+                "the window",
+            ),
         ]
+
+
+def _email_digest(email: str) -> str:
+    """The first 128 bits of the email's SHA-256, hex: no email (or brace) in a key name."""
+    return hashlib.sha256(email.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _glob_escape(text: str) -> str:

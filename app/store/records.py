@@ -14,6 +14,22 @@ class UserRecord:
     password_hash: str
     created_ms: int
     disabled: bool
+    # Moves on with every password change; a login opens its session only at the epoch whose
+    # hash it checked (0 for a user whose password never changed).
+    password_epoch: int = 0
+    # How the password was pre-hashed before bcrypt (app.auth.passwords); None: stored before
+    # the scheme was recorded.
+    password_scheme: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpening:
+    """What the create-session script decided: ``created`` (with the ids of the sessions it
+    evicted), or refused: ``disabled`` (the user is gone or disabled) or ``password_changed``
+    (the password the login checked is no longer the user's)."""
+
+    outcome: str
+    evicted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

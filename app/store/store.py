@@ -12,12 +12,21 @@ from typing import Any
 
 import redis
 
-from app.store.client import HotScript, is_cluster, load_script, translates_redis_errors
+from app.store.client import (
+    HotScript,
+    StoreUnavailable,
+    is_cluster,
+    load_script,
+    translates_redis_errors,
+)
 from app.store.keys import KeySpace
-from app.store.records import Rotation, SessionRecord, UserRecord
+from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecord
 
-CREATE_SESSION_ATTEMPTS = 5
+# A login calls its script again while the session it must evict was opened after it read the
+# index (many logins of one user at once); then it gives up with 503 rather than wait its turn.
+CREATE_SESSION_ATTEMPTS = 16
 SCAN_BATCH = 500  # keys per SCAN call in operator loops: large enough, short enough
+Window = tuple[int, int]  # a rate limit: (how many, per how many seconds)
 
 
 class Store:
@@ -29,6 +38,9 @@ class Store:
         self._authorize = HotScript(client, load_script("authorize"))
         self._rotate = HotScript(client, load_script("rotate"))
         self._create_session = client.register_script(load_script("create_session"))
+        self._set_password = client.register_script(load_script("set_password"))
+        self._count_password_check = client.register_script(load_script("count_password_check"))
+        self._forgive_password_check = client.register_script(load_script("forgive_password_check"))
         self._end_sessions = client.register_script(load_script("end_sessions"))
 
     # -- health ---------------------------------------------------------------------------
@@ -59,7 +71,9 @@ class Store:
     # -- users ----------------------------------------------------------------------------
 
     @translates_redis_errors
-    def create_user(self, uid: str, email: str, password_hash: str, created_ms: int) -> bool:
+    def create_user(
+        self, uid: str, email: str, password_hash: str, created_ms: int, *, password_scheme: str
+    ) -> bool:
         """Store a new user and claim its email; False (and nothing kept) if the email is taken.
 
         Two round trips: the record first (under a fresh id nobody can reach yet), then the
@@ -67,8 +81,10 @@ class Store:
         """
         user_key = self.keys.user(uid)
         self.client.hset(
-            user_key, mapping={"email": email, "pw": password_hash, "created": created_ms}
-        )
+            user_key,
+            mapping={"email": email, "pw": password_hash, "pw_prehash": password_scheme,
+                     "created": created_ms},
+        )  # fmt: skip
         if self.client.set(self.keys.email(email), uid, nx=True):
             return True
         self.client.delete(user_key)
@@ -97,14 +113,63 @@ class Store:
             password_hash=fields["pw"],
             created_ms=int(fields["created"]),
             disabled=fields.get("disabled") == "1",
+            password_epoch=int(fields.get("pw_epoch", 0)),
+            password_scheme=fields.get("pw_prehash"),
         )
 
     @translates_redis_errors
-    def set_password_hash(self, uid: str, password_hash: str, changed_ms: int) -> None:
-        """Replace a user's password hash."""
-        self.client.hset(
-            self.keys.user(uid), mapping={"pw": password_hash, "pw_changed": changed_ms}
+    def set_password_hash(
+        self,
+        uid: str,
+        password_hash: str,
+        *,
+        scheme: str,
+        checked_epoch: int,
+        changed_ms: int | None,
+    ) -> bool:
+        """Replace a user's password hash (made with pre-hash ``scheme``); False (nothing
+        changed) when the password epoch is no longer ``checked_epoch``: the password the
+        caller checked was changed meanwhile. ``changed_ms`` is the time of a password change,
+        which moves the epoch on; None re-hashes the same password (an upgrade), which does
+        not."""
+        args = [checked_epoch, password_hash, scheme, "" if changed_ms is None else changed_ms]
+        return bool(self._set_password(keys=[self.keys.user(uid)], args=args))
+
+    # -- failed password checks ------------------------------------------------------------
+
+    def _password_failure_keys(
+        self, email: str, ip: str, per_ip: Sequence[Window], any_ip: Sequence[Window]
+    ) -> list[str]:
+        keys = self.keys
+        return [keys.password_failures(email, ip, seconds) for _, seconds in per_ip] + [
+            keys.password_failures_any_ip(email, seconds) for _, seconds in any_ip
+        ]
+
+    @translates_redis_errors
+    def count_password_check(
+        self, email: str, ip: str, *, per_ip: Sequence[Window], any_ip: Sequence[Window] = ()
+    ) -> int | None:
+        """Count a password check of ``email`` from ``ip`` before it runs; None when it may
+        run, else the milliseconds until one may (see ``lua/count_password_check.lua``).
+
+        ``per_ip`` and ``any_ip`` are (limit, window seconds) pairs, ``per_ip`` shortest
+        window first; ``any_ip`` is the brake across addresses (may be empty).
+        """
+        windows = [*per_ip, *any_ip]
+        args: list[int] = [len(per_ip)]
+        for limit, seconds in windows:
+            args += [limit, seconds * 1000]
+        result = self._count_password_check(
+            keys=self._password_failure_keys(email, ip, per_ip, any_ip), args=args
         )
+        return None if result[0] == 1 else int(result[1])
+
+    @translates_redis_errors
+    def forgive_password_check(
+        self, email: str, ip: str, *, per_ip: Sequence[Window], any_ip: Sequence[Window] = ()
+    ) -> None:
+        """Take a check that found the right password back out of the counters."""
+        self._forgive_password_check(keys=self._password_failure_keys(email, ip, per_ip, any_ip))
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -121,16 +186,20 @@ class Store:
         ip: str,
         user_agent: str,
         limit: int,
-    ) -> list[str] | None:
-        """Open a session; returns the ids evicted to stay within ``limit``, None if the user
-        is gone or disabled.
+        password_epoch: int,
+    ) -> SessionOpening:
+        """Open a session, evicting the oldest ones to stay within ``limit``; refused when the
+        user is gone or disabled, or its password epoch is no longer ``password_epoch`` (the
+        one whose hash the login checked).
 
-        Reads the index, then runs the script with every listed session's keys; if a login
-        raced in between, the script says so and we read again (bounded).
+        Reads the index, then runs the script with every listed session's keys; if the session
+        to evict was opened by a login in between, the script says so with the index as it is
+        now, and we call again with that, a bounded number of times: then StoreUnavailable
+        (503, try again), never a 500.
         """
         keys = self.keys
+        known = self.client.zrange(keys.sessions(uid), 0, -1)
         for _ in range(CREATE_SESSION_ATTEMPTS):
-            known = self.client.zrange(keys.sessions(uid), 0, -1)
             script_keys = [keys.user(uid), keys.sessions(uid), keys.session(uid, sid)]
             for other in known:
                 script_keys += [keys.session(uid, other), keys.grace(uid, other)]
@@ -145,14 +214,14 @@ class Store:
                     ip,
                     user_agent,
                     limit,
+                    password_epoch,
                     *known,
                 ],
             )
-            if result[0] == "created":
-                return list(result[1:])
-            if result[0] == "disabled":
-                return None
-        raise RuntimeError("the session index kept changing; login not recorded")
+            if result[0] != "retry":
+                return SessionOpening(result[0], tuple(result[1:]))
+            known = result[1:]
+        raise StoreUnavailable("the user's sessions kept changing under concurrent logins")
 
     @translates_redis_errors
     def authorize(self, uid: str, sid: str, jti: str) -> tuple[str, int] | None:

@@ -19,7 +19,10 @@
 -- ARGV[10] client ip, ARGV[11] client user agent (the session's "last seen from")
 --
 -- Returns one of
---   {'rotated', new_generation}
+--   {'rotated', new_generation}            also when this very call ran before and its answer
+--                                          was lost (redis-py sent it again): the session's
+--                                          token is already ARGV[3], the successor that only
+--                                          this request holds; nothing is written again
 --   {'resynced', new_generation}           the presented token is exactly one generation ahead
 --                                          of the store: a rotation Redis lost (asynchronous
 --                                          replication, failover); rotated from it
@@ -63,6 +66,12 @@ local function rotate(outcome)
     redis.call('PEXPIRE', index, ttl)
   end
   return {outcome, generation}
+end
+
+-- A retry of a rotation that already ran (a timeout or a dropped connection lost its answer):
+-- answer it again instead of finding the presented token consumed, which would look like reuse.
+if current[1] == ARGV[3] then
+  return {'rotated', current[2]}
 end
 
 if current[1] == ARGV[1] then
