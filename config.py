@@ -11,6 +11,8 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -26,6 +28,23 @@ _NUMBERED_KEY = re.compile(r"JWT_PRIVATE_KEY_(\d+)")
 # unchanged whether or not a client form-encodes them first (RFC 6749 2.3.1).
 _CLIENT_CREDENTIAL = re.compile(r"[A-Za-z0-9._~-]+")
 MIN_CLIENT_SECRET_CHARS = 16
+# Cookie mode (API.md "Web clients"): the refresh cookie is sent to the auth endpoints only;
+# cookie-authenticated requests with these methods echo the CSRF cookie in the CSRF header.
+REFRESH_COOKIE_PATH = "/api/auth"
+CSRF_HEADER = "X-CSRF-TOKEN"
+CSRF_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True, slots=True)
+class CookieNames:
+    """The cookies of cookie mode: flask-jwt-extended's default names, with the prefixes a
+    secure deployment allows (``__Host-``: Path=/ and no Domain; ``__Secure-`` for the
+    path-scoped refresh cookie, which cannot be ``__Host-``)."""
+
+    access: str
+    refresh: str
+    access_csrf: str = "csrf_access_token"
+    refresh_csrf: str = "csrf_refresh_token"
 
 
 class ConfigError(ValueError):
@@ -363,9 +382,66 @@ class Settings:
             return replace(self, jwt_secret_key=secrets.token_urlsafe(48))
         return self
 
+    @cached_property
+    def cookie_names(self) -> CookieNames:
+        """The token cookies' names: prefixed when cookies are Secure (browsers accept the
+        prefixes only over HTTPS), flask-jwt-extended's plain defaults for local HTTP."""
+        if self.cookie_secure:
+            return CookieNames("__Host-access_token_cookie", "__Secure-refresh_token_cookie")
+        return CookieNames("access_token_cookie", "refresh_token_cookie")
+
     def flask_config(self) -> dict[str, Any]:
-        """The Flask settings derived from ours (Rotor uses no Flask session, so no SECRET_KEY)."""
-        return {"MAX_CONTENT_LENGTH": self.max_body_bytes}
+        """The Flask settings derived from ours, flask-jwt-extended's ``JWT_*`` included (Rotor
+        uses no Flask session, so no SECRET_KEY).
+
+        The signing and verifying keys are not here: they come from the key ring through
+        flask-jwt-extended's key loaders (``app.auth.tokens``), HS256's secret included.
+        """
+        names = self.cookie_names
+        return {
+            "MAX_CONTENT_LENGTH": self.max_body_bytes,
+            # One algorithm, pinned: a token that names any other is refused.
+            "JWT_ALGORITHM": self.jwt_algorithm,
+            "JWT_DECODE_ALGORITHMS": [self.jwt_algorithm],
+            "JWT_ENCODE_ISSUER": self.jwt_issuer,
+            "JWT_DECODE_ISSUER": self.jwt_issuer,
+            "JWT_ENCODE_AUDIENCE": self.jwt_audience,
+            "JWT_DECODE_AUDIENCE": self.jwt_audience,
+            "JWT_IDENTITY_CLAIM": "sub",
+            "JWT_VERIFY_SUB": True,
+            "JWT_DECODE_LEEWAY": 0,
+            "JWT_ENCODE_NBF": False,
+            # Lifetimes; each token's exact exp is set from the session's deadlines as issued.
+            "JWT_ACCESS_TOKEN_EXPIRES": timedelta(seconds=self.access_token_ttl),
+            "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=self.refresh_token_ttl),
+            # Where tokens are read: never the query string. The JSON body carries only a
+            # refresh token (``refresh_token``); access-token views read headers and cookies.
+            "JWT_TOKEN_LOCATION": ("headers", "cookies", "json"),
+            "JWT_HEADER_NAME": "Authorization",
+            "JWT_HEADER_TYPE": "Bearer",
+            "JWT_JSON_KEY": "refresh_token",
+            "JWT_REFRESH_JSON_KEY": "refresh_token",
+            # Cookie mode: HttpOnly token cookies, signed double-submit CSRF.
+            "JWT_ACCESS_COOKIE_NAME": names.access,
+            "JWT_REFRESH_COOKIE_NAME": names.refresh,
+            "JWT_ACCESS_COOKIE_PATH": "/",
+            "JWT_REFRESH_COOKIE_PATH": REFRESH_COOKIE_PATH,
+            "JWT_COOKIE_SECURE": self.cookie_secure,
+            "JWT_COOKIE_SAMESITE": "Strict",
+            "JWT_COOKIE_DOMAIN": None,
+            "JWT_SESSION_COOKIE": True,  # each cookie is given its token's lifetime as set
+            "JWT_COOKIE_CSRF_PROTECT": True,
+            "JWT_CSRF_IN_COOKIES": True,
+            "JWT_CSRF_METHODS": list(CSRF_METHODS),
+            "JWT_CSRF_CHECK_FORM": False,
+            "JWT_ACCESS_CSRF_HEADER_NAME": CSRF_HEADER,
+            "JWT_REFRESH_CSRF_HEADER_NAME": CSRF_HEADER,
+            "JWT_ACCESS_CSRF_COOKIE_NAME": names.access_csrf,
+            "JWT_REFRESH_CSRF_COOKIE_NAME": names.refresh_csrf,
+            # Script-readable from any page of the site, so the page can echo them.
+            "JWT_ACCESS_CSRF_COOKIE_PATH": "/",
+            "JWT_REFRESH_CSRF_COOKIE_PATH": "/",
+        }
 
     def public_summary(self) -> dict[str, Any]:
         """Settings safe to log: everything but the secret."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from flask_jwt_extended import JWTManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import api, auth, cli, errors, store
@@ -25,7 +26,8 @@ class RotorFlask(Flask):
 
 
 def create_app(settings: Settings | None = None, *, redis_client: Any = None) -> Flask:
-    """Build the app: settings, store, auth rules, error envelope, blueprints.
+    """Build the app: settings, store, flask-jwt-extended, auth rules, error envelope,
+    blueprints.
 
     ``redis_client`` replaces the connection from settings (tests pass fakeredis or a client
     of their own redis-server).
@@ -41,11 +43,14 @@ def create_app(settings: Settings | None = None, *, redis_client: Any = None) ->
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
+    # Configured by the JWT_* keys of settings.flask_config(); the rooms add its loaders.
+    jwt = JWTManager(app)
     errors.init_app(app)
+    errors.register(jwt)
     rotor_store = store.init_app(app, settings, redis_client)
-    auth.init_app(app, settings, rotor_store)
+    auth.init_app(app, settings, rotor_store, jwt)
     tracing.init_app(app)
-    api.init_app(app)
+    api.init_app(app, jwt)
     ratelimit.init_app(app, settings)
     cors.init_app(app, settings)
     demo.init_app(app, settings)

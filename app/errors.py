@@ -1,16 +1,20 @@
 """One error envelope for every non-2xx answer: ``{"error": {"code", "message", "details"?}}``.
 
 `ApiError` is what the rules raise; `init_app` maps it, werkzeug's HTTP errors, marshmallow's
-validation errors and store outages to that envelope.
+validation errors and store outages to that envelope, and `register` gives flask-jwt-extended
+loaders that answer its refusals in the same envelope, with RFC 6750's challenges.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify
+from flask_jwt_extended import JWTManager
+from flask_jwt_extended.exceptions import CSRFError, InvalidHeaderError
 from marshmallow import ValidationError
 from redis.exceptions import RedisClusterException
 from werkzeug.exceptions import HTTPException
@@ -98,6 +102,13 @@ def invalid_request_response(message: str) -> Response:
     )
 
 
+def csrf_failed_response() -> Response:
+    """403 for a cookie-authenticated request without the matching CSRF header."""
+    return error_response(
+        "csrf_failed", "Send the X-CSRF-TOKEN header with the value of the CSRF cookie.", 403
+    )
+
+
 def _handle_api_error(error: ApiError) -> Response:
     if isinstance(error, TokenError):
         return token_error_response(error.code, error.message, presented=error.presented)
@@ -142,6 +153,54 @@ def _handle_store_unavailable(
 def _handle_unexpected(error: Exception) -> Response:
     log.exception("unhandled error")
     return error_response("internal_error", "Something went wrong on our side.", 500)
+
+
+# flask-jwt-extended's loaders. The library hands some of them only a reason string; the
+# exception it is handling tells a CSRF failure from a missing token, and a malformed
+# Authorization header from an invalid token (Flask calls error handlers inside ``except``).
+
+
+def _missing_token(_reason: str) -> Response:
+    """No token in any place a view reads (or, from the library, a failed CSRF check)."""
+    if isinstance(sys.exc_info()[1], CSRFError):
+        return csrf_failed_response()
+    return token_error_response("missing_token", "A bearer token is required.", presented=False)
+
+
+def _invalid_token(_reason: str) -> Response:
+    """Not a token Rotor issued unchanged, the wrong type, or a malformed header (400)."""
+    if isinstance(sys.exc_info()[1], InvalidHeaderError):
+        return invalid_request_response("The Authorization header must be 'Bearer <token>'.")
+    return token_error_response("invalid_token", "The token is invalid.", presented=True)
+
+
+def _expired_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return token_error_response("token_expired", "The token has expired.", presented=True)
+
+
+def _revoked_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    """The session ended, the user is gone or disabled, or the token was logged out."""
+    return token_error_response("token_revoked", "The token's session has ended.", presented=True)
+
+
+def _stale_token(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return token_error_response("invalid_token", "A fresh token is required.", presented=True)
+
+
+def _unverified_claims(_header: dict[str, Any], _claims: dict[str, Any]) -> Response:
+    return token_error_response("invalid_token", "The token is invalid.", presented=True)
+
+
+def register(jwt: JWTManager) -> None:
+    """Answer every refusal of flask-jwt-extended in the envelope (its defaults answer 422
+    for an invalid token and bodies of their own)."""
+    jwt.unauthorized_loader(_missing_token)
+    jwt.invalid_token_loader(_invalid_token)
+    jwt.expired_token_loader(_expired_token)
+    jwt.revoked_token_loader(_revoked_token)
+    jwt.user_lookup_error_loader(_revoked_token)
+    jwt.needs_fresh_token_loader(_stale_token)
+    jwt.token_verification_failed_loader(_unverified_claims)
 
 
 def init_app(app: Flask) -> None:

@@ -62,10 +62,12 @@ def test_a_live_access_token_is_active_with_its_claims(auth):
 
 def _expired_access_token(app: Flask, pair: dict) -> str:
     past = int(time.time()) - 3600
-    issued = app.extensions["rotor.auth"].tokens.issue_pair(
-        user_id=pair["user_id"], session_id=pair["session_id"], generation=0, now=past,
-        access_ttl=60, refresh_deadline=past + 120, absolute_deadline=past + 120,
-    )  # fmt: skip
+    with app.app_context():
+        issued = app.extensions["rotor.auth"].tokens.issue_pair(
+            user_id=pair["user_id"], session_id=pair["session_id"], generation=0, now=past,
+            access_expires_at=past + 60, refresh_deadline=past + 120,
+            absolute_deadline=past + 120,
+        )  # fmt: skip
     return issued.access_token
 
 
@@ -175,10 +177,12 @@ def test_redis_down_answers_503_and_never_active(settings):
     app = create_app(
         settings.replace(redis_url=nowhere, redis_timeout=0.2, introspection_clients=clients)
     )
-    token = app.extensions["rotor.auth"].tokens.issue_pair(
-        user_id="u", session_id="s", generation=0, now=int(time.time()), access_ttl=60,
-        refresh_deadline=int(time.time()) + 60, absolute_deadline=int(time.time()) + 60,
-    ).access_token  # fmt: skip
+    now = int(time.time())
+    with app.app_context():
+        token = app.extensions["rotor.auth"].tokens.issue_pair(
+            user_id="u", session_id="s", generation=0, now=now, access_expires_at=now + 60,
+            refresh_deadline=now + 60, absolute_deadline=now + 60,
+        ).access_token  # fmt: skip
     response = app.test_client().post("/api/auth/introspect", data={"token": token}, headers=CLIENT)
     assert response.status_code == 503
     assert response.json["error"]["code"] == "store_unavailable"

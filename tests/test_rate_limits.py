@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 import pytest
+from flask_jwt_extended import JWTManager
 
 from app import create_app
-from app.auth.tokens import TokenCodec
 from tests.conftest import PASSWORD, AuthActions
 
 pytestmark = pytest.mark.redis
@@ -24,15 +24,19 @@ pytestmark = pytest.mark.redis
 def limited(settings, real_backend, real_redis):
     """An app with rate limits on, counting in the real Redis (a server or a cluster)."""
 
+    apps = []
+
     def build(**limits) -> AuthActions:
         configured = settings.replace(
             ratelimit_enabled=True, redis_url=real_backend.url, redis_cluster=real_backend.cluster,
             **limits,
         )  # fmt: skip
-        app = create_app(configured)
-        return AuthActions(app.test_client())
+        apps.append(create_app(configured))
+        return AuthActions(apps[-1].test_client())
 
-    return build
+    yield build
+    for app in apps:  # the app's own connections to the real Redis
+        app.extensions["rotor.store"].client.close()
 
 
 def _login(auth: AuthActions, email: str, password: str, ip: str = "10.0.0.1"):
@@ -172,19 +176,49 @@ def test_a_limited_refresh_verifies_its_token_once(limited, monkeypatch, sent_in
     auth = limited()
     pair = auth.register_and_login()
     verified: list[str] = []
-    original = TokenCodec._verify
+    original = JWTManager._decode_jwt_from_config  # the library's one way to verify a token
 
-    def counting(self, encoded, token_type):
-        verified.append(token_type)
-        return original(self, encoded, token_type)
+    def counting(self, encoded_token, *args, **kwargs):
+        claims = original(self, encoded_token, *args, **kwargs)
+        verified.append(claims["type"])
+        return claims
 
-    monkeypatch.setattr(TokenCodec, "_verify", counting)
+    monkeypatch.setattr(JWTManager, "_decode_jwt_from_config", counting)
     if sent_in == "body":
         response = auth.refresh(pair["refresh_token"])
     else:
         response = auth.post("/api/auth/refresh", pair["refresh_token"])
     assert response.status_code == 200
     assert verified == ["refresh"]
+
+
+def test_cookie_refreshes_behind_one_ip_are_limited_per_session(limited):
+    """Two browsers behind one NAT: each session spends its own refresh budget."""
+    auth = limited(ratelimit_refresh_session="2 per minute")
+    app = auth.client.application
+    browsers = []
+    for _ in range(2):
+        browser = app.test_client()
+        user = AuthActions(browser).register()
+        response = browser.post(
+            "/api/auth/login", base_url="https://localhost",
+            json={"email": user["email"], "password": PASSWORD, "use_cookies": True},
+        )  # fmt: skip
+        assert response.status_code == 200
+        browsers.append(browser)
+
+    def refresh(browser):
+        csrf = browser.get_cookie("csrf_refresh_token", domain="localhost").value
+        return browser.post(
+            "/api/auth/refresh", base_url="https://localhost", headers={"X-CSRF-TOKEN": csrf},
+            environ_base={"REMOTE_ADDR": "198.51.100.7"},
+        )  # fmt: skip
+
+    first, second = browsers
+    for _ in range(2):
+        assert refresh(first).status_code == 200
+    _assert_rate_limited(refresh(first))
+    assert refresh(second).status_code == 200  # same IP, its own session's budget
 
 
 def test_registrations_from_one_ip_are_limited(limited):

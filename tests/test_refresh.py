@@ -168,6 +168,22 @@ def test_refresh_expiry_agrees_with_the_session_deadline(make_app, redis_client)
     assert 0 < rotated["refresh_expires_in"] <= 600
 
 
+def test_no_access_token_outlives_the_session_deadline(make_app):
+    """A session's last pairs: the access token ends with the session, not 900 s later."""
+    auth = AuthActions(make_app(refresh_token_ttl=3600, session_max_lifetime=600).test_client())
+    pair = auth.register_and_login()
+    access, refresh = _claims(pair["access_token"]), _claims(pair["refresh_token"])
+    assert access["exp"] == refresh["exp"] == refresh["sxp"]
+    assert access["exp"] - access["iat"] == 600
+    assert 0 < pair["expires_in"] <= 600
+
+    rotated = auth.refresh(pair["refresh_token"]).json
+    assert _claims(rotated["access_token"])["exp"] == refresh["sxp"]
+    assert 0 < rotated["expires_in"] <= 600
+    assert rotated["expires_in"] == rotated["refresh_expires_in"]
+    assert auth.me(rotated["access_token"]).status_code == 200
+
+
 @pytest.mark.slow
 def test_idle_session_expires(make_app, redis_client):
     auth = AuthActions(make_app(refresh_token_ttl=1).test_client())

@@ -35,7 +35,7 @@ from rotor_resource_kit import SessionWatch
 from tests.conftest import SECRET, AuthActions
 from tests.revocation import ACL_USER, readme_acl_rules, wait_for_refusal
 from tests.servers import REPO, RedisServer, free_port, http_call, wait_until
-from tests.test_resource_server import resource_server
+from tests.test_resource_kit import resource_server
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

@@ -107,11 +107,12 @@ def _header(token: str) -> dict[str, Any]:
 
 
 def _compact(value: dict[str, Any]) -> str:
-    return _b64(json.dumps(value, separators=(",", ":")).encode())
+    # As PyJWT (under flask-jwt-extended) writes a JOSE header: compact, keys sorted.
+    return _b64(json.dumps(value, separators=(",", ":"), sort_keys=True).encode())
 
 
 def _token(header: dict[str, Any], claims: dict[str, Any], sign: Callable[[bytes], bytes]) -> str:
-    """A JWS in Rotor's own compact JSON, so only what the header says can differ."""
+    """A JWS in the issuer's own compact JSON, so only what the header says can differ."""
     signing_input = f"{_compact(header)}.{_compact(claims)}"
     return f"{signing_input}.{_b64(sign(signing_input.encode()))}"
 

@@ -21,26 +21,26 @@ from app.api.http import (
 from app.api.principal import (
     access_token_required,
     authenticated_by_cookie,
-    bearer_token,
     current_principal,
+    presented_refresh_token,
+    refresh_token_required,
+    verified_claims,
 )
 from app.api.schemas import (
     IntrospectionRequestSchema,
     LoginSchema,
     PasswordChangeSchema,
-    RefreshSchema,
     RegisterSchema,
     SessionListSchema,
     UserSchema,
 )
 from app.auth import TokenPair, get_auth
-from app.errors import ApiError, TokenError, error_response
+from app.errors import ApiError, error_response
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
 _register_schema = RegisterSchema()
 _login_schema = LoginSchema()
-_refresh_schema = RefreshSchema()
 _password_schema = PasswordChangeSchema()
 _user_schema = UserSchema()
 _sessions_schema = SessionListSchema()
@@ -72,21 +72,6 @@ def _token_pair_response(pair: TokenPair, *, in_cookies: bool = False) -> Respon
     return no_store(json_response(body))
 
 
-def _presented_refresh_token() -> tuple[str, bool, bool]:
-    """The refresh token from the JSON body, ``Authorization: Bearer`` or the refresh cookie
-    (exactly one of them); whether it came by cookie; whether cookies were asked for."""
-    body = load_json(_refresh_schema, optional=True)
-    from_cookie = cookies.refresh_cookie()
-    offered = (body.get("refresh_token"), bearer_token(), from_cookie)
-    presented = [token for token in offered if token]
-    if len(presented) > 1:
-        raise ApiError("invalid_request", "Send the refresh token in one place only.", 400)
-    if not presented:
-        raise TokenError("missing_token", "A refresh token is required.", presented=False)
-    by_cookie = bool(from_cookie)
-    return presented[0], by_cookie, by_cookie or bool(body.get("use_cookies"))
-
-
 @bp.post("/register")
 def register() -> Response:
     data = load_json(_register_schema)
@@ -102,20 +87,19 @@ def login() -> Response:
     data = load_json(_login_schema)
     in_cookies = data.get("use_cookies", False)
     pair = get_auth().login(
-        data["email"], data["password"], ip=client_ip(), user_agent=user_agent(),
-        cookies=in_cookies,
-    )  # fmt: skip
+        data["email"], data["password"], ip=client_ip(), user_agent=user_agent()
+    )
     return _token_pair_response(pair, in_cookies=in_cookies)
 
 
 @bp.post("/refresh")
+@refresh_token_required
 def refresh() -> Response:
-    token, by_cookie, in_cookies = _presented_refresh_token()
+    presented = presented_refresh_token()  # verified by the guard (or the rate limiter)
     pair = get_auth().refresh(
-        token, ip=client_ip(), user_agent=user_agent(), cookies=in_cookies,
-        csrf=cookies.csrf_header() if by_cookie else None,
-    )  # fmt: skip
-    return _token_pair_response(pair, in_cookies=in_cookies)
+        presented.token, presented.claims, ip=client_ip(), user_agent=user_agent()
+    )
+    return _token_pair_response(pair, in_cookies=presented.wants_cookies)
 
 
 @bp.post("/logout")
@@ -214,7 +198,8 @@ def introspect() -> Response:
         return error_response(
             "invalid_request", "Send the token as the form field 'token' (RFC 7662).", 400
         )
-    found = auth.introspect(form["token"])
+    claims = verified_claims(form["token"])
+    found = auth.introspect(claims) if claims is not None else None
     if found is None:
         return no_store(json_response({"active": False}))
     body = {

@@ -6,8 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_cors import CORS
 
-from app.api.cookies import CSRF_HEADER
-from config import Settings
+from config import CSRF_HEADER, Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -19,7 +19,6 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app
 from marshmallow import Schema
 
-from app.api import cookies
 from app.api.http import json_response
 from app.api.schemas import (
     CookieSessionSchema,
@@ -38,6 +37,7 @@ from app.api.schemas import (
     UserSchema,
 )
 from app.settings import get_settings
+from config import CSRF_HEADER, CSRF_METHODS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -290,7 +290,7 @@ def openapi_path(rule: str) -> str:
 def _checks_csrf(operation: Operation, method: str) -> bool:
     """Cookie-authenticated requests that change state must echo the CSRF cookie."""
     return operation.credential == REFRESH or (
-        operation.credential == ACCESS and method.upper() in cookies.UNSAFE_METHODS
+        operation.credential == ACCESS and method.upper() in CSRF_METHODS
     )
 
 
@@ -342,7 +342,7 @@ def error_codes(operation: Operation, method: str) -> dict[int, list[str]]:
 
 def _security_schemes() -> dict[str, dict[str, Any]]:
     """The schemes, with this app's cookie names (they depend on COOKIE_SECURE)."""
-    names = cookies.cookie_names()
+    names = get_settings().cookie_names
     bearer = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     return {
         "accessToken": {**bearer, "description": "An access token, short-lived."},
@@ -368,7 +368,7 @@ def _security_schemes() -> dict[str, dict[str, Any]]:
         "csrfHeader": {
             "type": "apiKey",
             "in": "header",
-            "name": cookies.CSRF_HEADER,
+            "name": CSRF_HEADER,
             "description": f"Cookie mode, on requests that change state: the value of the "
             f"script-readable `{names.access_csrf}` cookie (`{names.refresh_csrf}` on "
             "`/api/auth/refresh`).",

@@ -17,9 +17,7 @@ from flask_limiter.util import get_remote_address
 from limits.storage import RedisClusterStorage, RedisStorage, Storage
 
 from app import audit
-from app.api.principal import bearer_token
-from app.auth import get_auth
-from app.errors import ApiError
+from app.api.principal import presented_refresh_token
 from app.store.client import DeferredCluster
 from config import Settings
 
@@ -53,17 +51,14 @@ class DeferredClusterStorage(RedisClusterStorage):
 
 
 def _session() -> str:
-    """The session of a refresh attempt, from the verified token (the IP when unverifiable:
-    an attacker cannot spend someone else's session budget with a forged token)."""
-    body = request.get_json(silent=True)
-    token = body.get("refresh_token") if isinstance(body, dict) else None
+    """The session of a refresh attempt, from the verified token wherever it came (body,
+    header or cookie: browsers behind one NAT are limited each on their own); the IP when
+    the token is refused (an attacker cannot spend someone else's session budget with a
+    forged token, and the view answers the refusal)."""
     try:
-        token = token if isinstance(token, str) else bearer_token()
-        if token:
-            return "session:" + get_auth().tokens.decode_refresh_token(token).session_id
-    except ApiError:
-        pass
-    return "ip:" + (get_remote_address() or "")
+        return "session:" + presented_refresh_token().claims.session_id
+    except Exception:  # the view raises it again, verified once
+        return "ip:" + (get_remote_address() or "")
 
 
 def _breached(limit: RequestLimit) -> None:

@@ -3,21 +3,20 @@
 HS256 has one key, JWT_SECRET_KEY, under the header Rotor has always written (no ``kid``: a
 token issued before key pairs existed still verifies). EdDSA, ES256 and RS256 take a list of
 PEM keys: the first signs, every one verifies, each under its own header
-``{"alg","typ","kid"}``, where ``kid`` is the key's RFC 7638 thumbprint. The codec picks the key
-whose header is byte-for-byte the token's, so nothing a token says about keys (``kid``, ``jku``,
-``jwk``, ``x5u``, another ``alg``) is ever trusted; a key the header does not name exactly is
-never tried. Signing and verifying are PyJWT's algorithm objects on keys prepared here
-(HS256 signs with the stdlib's HMAC, keyed once, which is what PyJWT's would compute).
+``{"alg","typ","kid"}``, where ``kid`` is the key's RFC 7638 thumbprint. flask-jwt-extended signs
+and verifies; its key loaders (``app.auth.tokens``) ask the ring for the key, and the ring
+answers only for a header that is exactly one of its own, so nothing a token says about keys
+(``kid``, ``jku``, ``jwk``, ``x5u``, another ``alg``) is ever trusted and a key the header does
+not name exactly is never tried. Keys are prepared here once (PyJWT's ``prepare_key``), so
+signing and verifying never parse a PEM.
 
 The public halves make the JWKS (``/.well-known/jwks.json``); the private halves never leave
-this module.
+this module and the key loaders.
 """
 
 from __future__ import annotations
 
-import binascii
 import hashlib
-import hmac
 import json
 import os
 from collections.abc import Sequence
@@ -28,9 +27,9 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from jwt.algorithms import Algorithm, HMACAlgorithm, get_default_algorithms
+from jwt.algorithms import HMACAlgorithm, get_default_algorithms
 from jwt.exceptions import InvalidKeyError
-from jwt.utils import base64url_decode, base64url_encode
+from jwt.utils import base64url_encode
 
 from config import ConfigError, PemKey, Settings
 
@@ -50,44 +49,24 @@ _NEEDS = {
 
 @dataclass(frozen=True, slots=True, eq=False)
 class SigningKey:
-    """One key with its algorithm and the exact header segment of the tokens it signs."""
+    """One key with its algorithm and the exact JOSE header of the tokens it signs."""
 
     kid: str | None  # None only for HS256, whose header has always had no kid
     algorithm: str
     source: str  # a file path or an environment variable name, never key material
-    header: bytes  # the base64url header segment, without the dot
-    jws: Algorithm  # PyJWT's algorithm object
+    header: dict[str, str]  # the whole JOSE header of its tokens, as PyJWT writes it
     private: Any  # the prepared signing key; None for a verify-only public key
     public: Any  # the prepared verifying key (the HMAC secret for HS256)
     jwk: dict[str, str] | None  # the public JWK with kid, alg and use; None for HS256
-    # HS256: an HMAC-SHA256 already keyed, copied for each signature (keying it again costs
-    # OpenSSL more than hashing a token).
-    mac: Any = None
 
     @property
     def can_sign(self) -> bool:
         return self.private is not None
 
-    def sign(self, signing_input: bytes) -> bytes:
-        """The base64url signature of ``header.payload``."""
-        if self.mac is not None:  # HS256, what PyJWT's HMACAlgorithm.sign computes
-            mac = self.mac.copy()
-            mac.update(signing_input)
-            return base64url_encode(mac.digest())
-        return base64url_encode(self.jws.sign(signing_input, self.private))
-
-    def verifies(self, signing_input: bytes, signature: bytes) -> bool:
-        """True if ``signature`` (base64url, canonical) is this key's over ``signing_input``."""
-        if self.jwk is None:  # HMAC: recompute and compare the canonical text in constant time
-            return hmac.compare_digest(signature, self.sign(signing_input))
-        try:
-            raw = base64url_decode(signature)
-        except (ValueError, binascii.Error):
-            return False
-        # One signature, one spelling: a non-canonical base64url of the same bytes is refused.
-        if base64url_encode(raw) != signature:
-            return False
-        return bool(self.jws.verify(signing_input, self.public, raw))
+    @property
+    def extra_header(self) -> dict[str, str]:
+        """What a signer adds to PyJWT's own ``alg`` and ``typ``: the kid, if any."""
+        return {} if self.kid is None else {"kid": self.kid}
 
 
 class KeyRing:
@@ -99,7 +78,7 @@ class KeyRing:
         self.keys = tuple(keys)
         self.signing = keys[0]
         self.algorithm = keys[0].algorithm
-        self.by_header = {key.header: key for key in keys}
+        self.by_kid = {key.kid: key for key in keys}
         self.jwks: dict[str, list[dict[str, str]]] = {
             "keys": [key.jwk for key in keys if key.jwk is not None]
         }
@@ -107,11 +86,15 @@ class KeyRing:
     @classmethod
     def for_secret(cls, secret: str) -> KeyRing:
         """HS256 with one secret, under Rotor's original header (no kid)."""
-        jws = HMACAlgorithm(HMACAlgorithm.SHA256)
-        key = jws.prepare_key(secret.encode())  # PyJWT's own checks (not a PEM, not empty)
-        header = _header_segment({"alg": "HS256", "typ": "JWT"})
-        mac = hmac.new(key, digestmod=hashlib.sha256)
-        return cls([SigningKey(None, "HS256", "JWT_SECRET_KEY", header, jws, key, key, None, mac)])
+        key = HMACAlgorithm(HMACAlgorithm.SHA256).prepare_key(secret.encode())  # not a PEM
+        header = _jose_header("HS256", None)
+        return cls([SigningKey(None, "HS256", "JWT_SECRET_KEY", header, key, key, None)])
+
+    def verification_key(self, header: dict[str, Any]) -> SigningKey | None:
+        """The key whose tokens carry exactly this header; None for any other header."""
+        kid = header.get("kid")
+        key = self.by_kid.get(kid) if kid is None or type(kid) is str else None
+        return key if key is not None and header == key.header else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KeyRing:
@@ -157,9 +140,9 @@ def load_key(pem_key: PemKey, algorithm: str, *, signs: bool) -> SigningKey:
     kid = thumbprint({"kty": kty, **{name: members[name] for name in _PUBLIC_MEMBERS[kty]}})
     jwk = {"kty": kty, **{name: members[name] for name in _PUBLIC_MEMBERS[kty]},
            "kid": kid, "alg": algorithm, "use": "sig"}  # fmt: skip
-    header = _header_segment({"alg": algorithm, "typ": "JWT", "kid": kid})
+    header = _jose_header(algorithm, kid)
     return SigningKey(
-        kid, algorithm, pem_key.source, header, jws, prepared_private, prepared_public, jwk
+        kid, algorithm, pem_key.source, header, prepared_private, prepared_public, jwk
     )
 
 
@@ -216,8 +199,10 @@ def _generate(algorithm: str) -> Any:
     raise ValueError(f"no key pairs for {algorithm}")
 
 
-def _header_segment(header: dict[str, str]) -> bytes:
-    return base64url_encode(json.dumps(header, separators=(",", ":")).encode())
+def _jose_header(algorithm: str, kid: str | None) -> dict[str, str]:
+    """The header PyJWT writes for this key: its ``typ`` and ``alg``, and the kid if any."""
+    header = {"alg": algorithm, "typ": "JWT"}
+    return header if kid is None else {**header, "kid": kid}
 
 
 def _load_pem(data: bytes, where: str) -> Any:

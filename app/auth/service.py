@@ -7,32 +7,31 @@ it never sees a request. Time comes from ``clock`` so tests can reason about dea
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-from jwt.utils import base64url_decode
+from typing import Any
 
 from app import audit
 from app.auth.keys import KeyRing
 from app.auth.passwords import PasswordHasher, is_common_password
 from app.auth.policies import ReuseEvidence, ReusePolicy, react_to_reuse
 from app.auth.throttle import PasswordGuard
-from app.auth.tokens import (
-    TokenCodec,
-    TokenPair,
-    csrf_matches,
-    seal_pair,
-    token_hash,
-    unseal_pair,
-)
+from app.auth.tokens import RefreshClaims, TokenPair, Tokens, seal_pair, token_hash, unseal_pair
 from app.errors import ApiError, TokenError
 from app.store import SessionRecord, Store, UserRecord
 from config import Settings
 
 USER_AGENT_MAX = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The public fields of the user an authorized access token speaks for."""
+
+    email: str
+    created_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +76,6 @@ def _refuse_common_password(password: str, field: str) -> None:
         )  # fmt: skip
 
 
-def _csrf_failed() -> ApiError:
-    return ApiError(
-        "csrf_failed", "Send the X-CSRF-TOKEN header with the value of the CSRF cookie.", 403
-    )
-
-
 def _invalid_credentials(status: int = 401) -> ApiError:
     return ApiError("invalid_credentials", "The email or password is incorrect.", status)
 
@@ -104,9 +97,7 @@ class AuthService:
         self.reuse_policy = ReusePolicy(settings.reuse_policy)
         self.password_guard = PasswordGuard(settings, store)
         # KeyRing.from_settings raises ConfigError for a key it cannot use: startup stops.
-        self.tokens = TokenCodec(
-            KeyRing.from_settings(settings), settings.jwt_issuer, settings.jwt_audience
-        )
+        self.tokens = Tokens(KeyRing.from_settings(settings))
         self._introspection_clients = dict(settings.introspection_clients)
         # Compared against when the client id is unknown, so both cases cost the same.
         self._unknown_client_secret = secrets.token_urlsafe(32)
@@ -160,13 +151,10 @@ class AuthService:
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def login(
-        self, email: str, password: str, *, ip: str, user_agent: str, cookies: bool = False
-    ) -> TokenPair:
+    def login(self, email: str, password: str, *, ip: str, user_agent: str) -> TokenPair:
         """Check the password and open a session; unknown email and wrong password are one
         answer, reached through one bcrypt check each, counted before it runs (429 past the
-        failed-check limit). ``cookies``: the pair carries CSRF values for a browser that
-        keeps it in cookies."""
+        failed-check limit)."""
         email = normalize_email(email)
         self.password_guard.before_check(email, ip, action="login")
         user = self.store.find_user_by_email(email)
@@ -193,16 +181,7 @@ class AuthService:
         absolute_deadline = now_s + settings.session_max_lifetime
         deadline = min(now_s + settings.refresh_token_ttl, absolute_deadline)
         sid = _new_id(12)
-        pair = self.tokens.issue_pair(
-            user_id=user.id,
-            session_id=sid,
-            generation=0,
-            now=now_s,
-            access_ttl=settings.access_token_ttl,
-            refresh_deadline=deadline,
-            absolute_deadline=absolute_deadline,
-            csrf=cookies,
-        )
+        pair = self._issue_pair(user.id, sid, 0, now_s, deadline, absolute_deadline)
         opening = self.store.create_session(
             user.id,
             sid,
@@ -227,41 +206,20 @@ class AuthService:
         return pair
 
     def refresh(
-        self,
-        refresh_token: str,
-        *,
-        ip: str,
-        user_agent: str,
-        cookies: bool = False,
-        csrf: str | None = None,
+        self, refresh_token: str, claims: RefreshClaims, *, ip: str, user_agent: str
     ) -> TokenPair:
-        """Rotate a refresh token: a new pair, the grace replay of the last one, or refusal
-        (``token_reused`` ends the family as REUSE_POLICY says). A token that came in a
-        cookie passes ``csrf`` (the X-CSRF-TOKEN header, "" when absent), checked against
-        the token before anything is consumed."""
+        """Rotate a refresh token the token library verified (``claims`` are its claims): a
+        new pair, the grace replay of the last one, or refusal (``token_reused`` ends the
+        family as REUSE_POLICY says)."""
         user_agent = user_agent[:USER_AGENT_MAX]
-        try:
-            claims = self.tokens.decode_refresh_token(refresh_token)
-        except TokenError as refused:
-            outcome = "expired" if refused.code == "token_expired" else "invalid"
-            audit.record("refresh", outcome=outcome, ip=ip, user_agent=user_agent)
-            raise
-        if csrf is not None and not csrf_matches(claims.csrf, csrf):
-            raise _csrf_failed()
         settings = self.settings
         now = self.clock()
         now_s = int(now)
         deadline = min(now_s + settings.refresh_token_ttl, claims.absolute_deadline)
-        successor = self.tokens.issue_pair(
-            user_id=claims.user_id,
-            session_id=claims.session_id,
-            generation=claims.generation + 1,
-            now=now_s,
-            access_ttl=settings.access_token_ttl,
-            refresh_deadline=deadline,
-            absolute_deadline=claims.absolute_deadline,
-            csrf=cookies,
-        )
+        successor = self._issue_pair(
+            claims.user_id, claims.session_id, claims.generation + 1, now_s, deadline,
+            claims.absolute_deadline,
+        )  # fmt: skip
         grace_ms = settings.refresh_reuse_grace * 1000
         rotation = self.store.rotate(
             claims.user_id,
@@ -303,20 +261,27 @@ class AuthService:
         audit.record("refresh", outcome="revoked", **event)
         raise TokenError("token_revoked", "The refresh token's session has ended.")
 
-    def authenticate(self, access_token: str, *, csrf: str | None = None) -> Principal:
-        """The principal of a valid access token whose session is alive, user active and token
-        not logged out; TokenError otherwise. One Redis round trip. ``csrf`` (the header of a
-        cookie-authenticated, state-changing request) must echo the token's CSRF value."""
-        claims = self.tokens.decode_access_token(access_token)
-        if csrf is not None and not csrf_matches(claims.csrf, csrf):
-            raise _csrf_failed()
-        found = self.store.authorize(claims.user_id, claims.session_id, claims.token_id)
-        if found is None:
-            raise TokenError("token_revoked", "The token's session has ended.")
-        email, created_ms = found
-        return Principal(
-            claims.user_id, claims.session_id, claims.token_id, claims.expires_at, email, created_ms
+    def _issue_pair(
+        self, user_id: str, session_id: str, generation: int, now: int, refresh_deadline: int,
+        absolute_deadline: int,
+    ) -> TokenPair:  # fmt: skip
+        """A pair of a session's generation. No token outlives the session's absolute deadline:
+        in the session's last minutes the access token lives only until it, too."""
+        return self.tokens.issue_pair(
+            user_id=user_id,
+            session_id=session_id,
+            generation=generation,
+            now=now,
+            access_expires_at=min(now + self.settings.access_token_ttl, absolute_deadline),
+            refresh_deadline=refresh_deadline,
+            absolute_deadline=absolute_deadline,
         )
+
+    def authorize(self, user_id: str, session_id: str, token_id: str) -> Account | None:
+        """The account an access token speaks for when its session is alive, its user active
+        and the token not logged out; None otherwise. One Redis round trip."""
+        found = self.store.authorize(user_id, session_id, token_id)
+        return None if found is None else Account(*found)
 
     # -- introspection (RFC 7662) ---------------------------------------------------------
 
@@ -334,17 +299,18 @@ class AuthService:
         )
         return match and expected is not None
 
-    def introspect(self, token: str) -> Introspection | None:
-        """The claims of a live access token, or None for anything else (expired, forged, a
-        refresh token, its session ended, its user disabled): `authenticate`'s own checks,
-        so the same one Redis round trip."""
-        try:
-            principal = self.authenticate(token)
-        except TokenError:
+    def introspect(self, claims: Mapping[str, Any]) -> Introspection | None:
+        """What to tell a resource server about a token flask-jwt-extended has verified: its
+        claims when it is an access token that `authorize` accepts (the same one Redis round
+        trip as any authorized request), None for anything else (a refresh token, its session
+        ended, its user disabled, the token logged out)."""
+        if claims["type"] != "access":
+            return None
+        if self.authorize(claims["sub"], claims["sid"], claims["jti"]) is None:
             return None
         return Introspection(
-            principal.user_id, principal.session_id, principal.token_id, principal.expires_at,
-            _issued_at(token), self.settings.jwt_issuer, self.settings.jwt_audience,
+            claims["sub"], claims["sid"], claims["jti"], claims["exp"], claims["iat"],
+            claims["iss"], claims["aud"],
         )  # fmt: skip
 
     # -- sessions -------------------------------------------------------------------------
@@ -376,11 +342,3 @@ class AuthService:
             raise ApiError("session_not_found", "No such session.", 404)
         audit.record("session_revoked", user_id=principal.user_id, session_id=session_id,
                      by_session_id=principal.session_id)  # fmt: skip
-
-
-def _issued_at(verified_token: str) -> int:
-    """The ``iat`` of an access token `authenticate` has just verified (the claims are
-    Rotor's own; the codec checked their types)."""
-    payload = verified_token.split(".")[1]
-    issued_at: int = json.loads(base64url_decode(payload))["iat"]
-    return issued_at
