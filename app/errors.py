@@ -15,7 +15,8 @@ class RotorError(Exception):
     """Something a client is told: a stable machine code, an HTTP status, a message.
 
     ``bearer_error`` is the RFC 6750 ``error`` of the ``WWW-Authenticate`` challenge (None:
-    the bare challenge, which every 401 carries); ``retry_after_s`` is sent as ``Retry-After``.
+    the bare challenge, which every 401 carries, in ``challenge_scheme``); ``retry_after_s`` is
+    sent as ``Retry-After``.
     """
 
     code: ClassVar[str]
@@ -23,6 +24,7 @@ class RotorError(Exception):
     default_message: ClassVar[str]
     meaning: ClassVar[str]  # for the API reference; may name {max_body_bytes}, {max_header_bytes}
     bearer_error: ClassVar[str | None] = None
+    challenge_scheme: ClassVar[str] = "Bearer"
     retry_after_s: int | None = None
 
     def __init__(self, message: str | None = None, details: dict[str, Any] | None = None) -> None:
@@ -81,7 +83,10 @@ class HeaderTooLarge(RotorError):
 class NotFound(RotorError):
     code, status = "not_found", 404
     default_message = "Not found."
-    meaning = "metrics are disabled, or the token is not `METRICS_TOKEN`"
+    meaning = (
+        "metrics are disabled, or the token is not `METRICS_TOKEN`; introspection is disabled "
+        "(`INTROSPECTION_CLIENTS` unset)"
+    )
 
 
 class MethodNotAllowed(RotorError):
@@ -152,6 +157,24 @@ class InvalidCredentials(RotorError):
     code, status = "invalid_credentials", 401
     default_message = "The email or password is incorrect."
     meaning = "the email or password is incorrect"
+
+
+class InvalidClient(RotorError):
+    """An introspection call without the HTTP Basic credentials of a configured client."""
+
+    code, status = "invalid_client", 401
+    default_message = "Authenticate with HTTP Basic as a client of INTROSPECTION_CLIENTS."
+    meaning = "no HTTP Basic credentials, or not those of a client in `INTROSPECTION_CLIENTS`"
+    challenge_scheme = "Basic"
+
+
+class IntrospectionTokenMissing(RotorError):
+    """An introspection call without its ``token`` form field (RFC 7662 ``invalid_request``;
+    no Bearer challenge: the caller is a client, not a bearer)."""
+
+    code, status = "invalid_request", 400
+    default_message = "Send the token as the form field 'token' (RFC 7662)."
+    meaning = "no `token` form field"
 
 
 class WrongCurrentPassword(InvalidCredentials):

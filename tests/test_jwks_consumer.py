@@ -50,7 +50,7 @@ def _call(url: str, body: dict | None = None) -> tuple[int, dict[str, str], byte
 
 @pytest.fixture
 def keys(tmp_path: Path) -> list[GeneratedKey]:
-    """The current key and a previous one, written as `keys generate` writes them."""
+    """The current key and a previous one, written as `signing-keys generate` writes them."""
     return [write_key_pair("EdDSA", tmp_path / "keys") for _ in range(2)]
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort, request
+from marshmallow import ValidationError
 
 from app.api import cookies
 from app.api.http import (
@@ -17,15 +18,18 @@ from app.api.http import (
     no_store,
     user_agent,
 )
-from app.api.openapi import ACCESS, REFRESH, documented
+from app.api.openapi import ACCESS, CLIENT, REFRESH, documented
 from app.api.principal import (
     access_token_required,
     authenticated_by_cookie,
     current_principal,
     presented_refresh_token,
     refresh_token_required,
+    verified_claims,
 )
 from app.api.schemas import (
+    IntrospectionRequestSchema,
+    IntrospectionSchema,
     LoginSchema,
     PasswordChangeSchema,
     RefreshSchema,
@@ -36,7 +40,11 @@ from app.api.schemas import (
 from app.auth import TokenPair
 from app.errors import (
     EmailTaken,
+    IntrospectionTokenMissing,
+    InvalidClient,
     InvalidCredentials,
+    NotFound,
+    PayloadTooLarge,
     SessionNotFound,
     WrongCurrentPassword,
 )
@@ -49,6 +57,7 @@ _login_schema = LoginSchema()
 _password_schema = PasswordChangeSchema()
 _user_schema = UserSchema()
 _sessions_schema = SessionListSchema()
+_introspection_request_schema = IntrospectionRequestSchema()
 _SESSION_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
@@ -247,3 +256,50 @@ def change_password() -> Response:
         current_principal(), data["current_password"], data["new_password"], ip=client_ip()
     )
     return no_content()
+
+
+@bp.post("/introspect")
+@documented(
+    "Introspect a token (RFC 7662), for resource servers",
+    "Only a live access token is active: its session alive, its user active, not logged "
+    'out. Anything else, refresh tokens included, answers `{"active": false}` and nothing '
+    "more. The caller authenticates with HTTP Basic as a client of `INTROSPECTION_CLIENTS`; "
+    "without that setting the endpoint answers 404.",
+    response=IntrospectionSchema,
+    form=IntrospectionRequestSchema,
+    credential=CLIENT,
+    cache_control={"type": "string", "enum": ["no-store"]},
+    errors=(IntrospectionTokenMissing, InvalidClient, NotFound, PayloadTooLarge),
+)
+def introspect() -> Response:
+    """RFC 7662 for resource servers: 404 unless INTROSPECTION_CLIENTS is set."""
+    auth = get_auth()
+    if not auth.introspection_enabled:
+        abort(404)  # the same answer as for a path that does not exist
+    client = request.authorization
+    if (
+        client is None
+        or client.type != "basic"
+        or not auth.introspection_client_allowed(client.username or "", client.password or "")
+    ):
+        raise InvalidClient()
+    try:
+        form = _introspection_request_schema.load(request.form)
+    except ValidationError as exc:
+        raise IntrospectionTokenMissing() from exc
+    claims = verified_claims(form["token"])
+    found = auth.introspect(claims) if claims is not None else None
+    if found is None:
+        return no_store(json_response({"active": False}))
+    body = {
+        "active": True,
+        "sub": found.user_id,
+        "sid": found.session_id,
+        "jti": found.token_id,
+        "exp": found.expires_at,
+        "iat": found.issued_at,
+        "iss": found.issuer,
+        "aud": found.audience,
+        "token_type": "access_token",
+    }
+    return no_store(json_response(body))

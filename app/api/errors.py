@@ -72,8 +72,9 @@ def error_response(error: RotorError | type[RotorError], message: str | None = N
         response = _envelope(error.code, message or error.default_message, error.status)
     if error.bearer_error is not None:
         response.headers["WWW-Authenticate"] = f'{REALM}, error="{error.bearer_error}"'
-    elif error.status == 401:  # API.md: every 401 carries a Bearer challenge
-        response.headers["WWW-Authenticate"] = REALM
+    elif error.status == 401:  # API.md: every 401 carries a challenge (Bearer, or Basic)
+        response.headers["WWW-Authenticate"] = f'{error.challenge_scheme} realm="rotor"'
+
     if error.retry_after_s is not None:
         response.headers["Retry-After"] = str(error.retry_after_s)
     return response

@@ -50,10 +50,11 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 _EXTENSION = "rotor.openapi"
 
 # Who may call a view: a kind of credential, each with its security schemes and errors.
-ACCESS, REFRESH, METRICS = "access", "refresh", "metrics"
+ACCESS, REFRESH, METRICS, CLIENT = "access", "refresh", "metrics", "client"
 
 _TOKEN_ERRORS = (MissingToken, InvalidToken, TokenExpired, TokenRevoked)
 _VIEW_ATTRIBUTE = "_rotor_openapi"
@@ -64,6 +65,10 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "description": 'The RFC 6750 challenge: `Bearer realm="rotor"`, with '
         '`error="invalid_token"` when a token was refused, `error="invalid_request"` on a 400.',
         "schema": {"type": "string", "pattern": "^Bearer "},
+    },
+    "WWW-Authenticate-Basic": {
+        "description": 'The HTTP Basic challenge: `Basic realm="rotor"`.',
+        "schema": {"type": "string", "pattern": "^Basic "},
     },
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
@@ -86,8 +91,9 @@ class Operation:
     response: type[Schema] | dict[str, Any] | None = None  # the success body, if any
     media_type: str = JSON  # of the success body
     request: type[Schema] | None = None  # a JSON body, loaded with this schema
+    form: type[Schema] | None = None  # or a form-encoded body, loaded with this schema
     request_required: bool = True
-    credential: str | None = None  # ACCESS, REFRESH or METRICS
+    credential: str | None = None  # ACCESS, REFRESH, METRICS or CLIENT
     store: bool = True  # reaches Redis: may answer 503
     rate_limited: bool = False
     tokens: bool = False  # answers a token pair, in the body or (cookie mode) in cookies
@@ -157,6 +163,8 @@ def security_requirements(operation: Operation, method: str) -> list[dict[str, l
         return [{"refreshToken": []}, {"refreshCookie": [], **csrf}, {}]
     if operation.credential == METRICS:  # without it, the answer is the 404
         return [{"metricsToken": []}, {}]
+    if operation.credential == CLIENT:
+        return [{"introspectionClient": []}]
     return []
 
 
@@ -226,6 +234,11 @@ def _security_schemes() -> dict[str, dict[str, Any]]:
             "scheme": "bearer",
             "description": "The operator's `METRICS_TOKEN` (not a JWT).",
         },
+        "introspectionClient": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "A resource server's client id and secret from `INTROSPECTION_CLIENTS`.",
+        },
     }
 
 
@@ -280,6 +293,8 @@ def _operation(
             "required": operation.request_required,
             "content": {JSON: {"schema": operation.request}},
         }
+    elif operation.form is not None:
+        doc["requestBody"] = {"required": True, "content": {FORM: {"schema": operation.form}}}
     security = security_requirements(operation, method)
     if security:
         doc["security"] = security
@@ -324,10 +339,10 @@ def _error(status: int, classes: list[type[RotorError]], limits: dict[str, int])
         "description": f"{HTTPStatus(status).phrase}. {text}.",
         "content": {JSON: {"schema": "Error"}},
     }
-    if status == 401:  # every 401 carries the challenge
-        response["headers"] = {
-            "WWW-Authenticate": {**_HEADERS["WWW-Authenticate"], "required": True}
-        }
+    if status == 401:  # every 401 carries a challenge: Basic for introspection clients
+        basic = any(cls.challenge_scheme == "Basic" for cls in classes)
+        header = _HEADERS["WWW-Authenticate-Basic" if basic else "WWW-Authenticate"]
+        response["headers"] = {"WWW-Authenticate": {**header, "required": True}}
     elif any(cls.bearer_error for cls in classes):
         response["headers"] = {"WWW-Authenticate": _HEADERS["WWW-Authenticate"]}
     elif status in (RateLimited.status, StoreUnavailable.status):
