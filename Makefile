@@ -62,11 +62,12 @@ bench: $(VENV)/.test-installed
 	$(BIN)/python bench/run.py
 
 ## ruff, the rooms' import contracts (import-linter, [tool.importlinter] in pyproject.toml),
-## and the TypeScript client's checks.
+## mypy --strict on app/ and config.py ([tool.mypy]), and the TypeScript client's checks.
 lint: $(VENV)/.test-installed $(JS)/node_modules/.package-lock.json
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	cd $(JS) && $(NPM) run --silent check
 
 clean:

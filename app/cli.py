@@ -54,7 +54,7 @@ def _fails_cleanly(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType[int]):
     """A duration like 30d, 12h, 15m or 90s, converted to milliseconds."""
 
     name = "duration"

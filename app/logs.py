@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from collections.abc import MutableMapping
+from typing import Any, cast
 
 from flask import g, has_request_context
 from gunicorn.glogging import Logger as GunicornLogger
@@ -72,8 +73,12 @@ class AccessLogger(GunicornLogger):
     atom, no credential header (sent or received), whatever ``access_log_format`` asks for.
     Clients are told not to put tokens in URLs, but some will, and a log outlives the token."""
 
-    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> Any:
-        atoms = super().atoms(resp, req, environ, request_time)
+    def atoms(
+        self, resp: Any, req: Any, environ: MutableMapping[str, Any], request_time: Any
+    ) -> Any:
+        # A plain dict to us: the header and environ atoms ({name}i, ...) are keys the stubs'
+        # TypedDict cannot list.
+        atoms = cast(dict[str, Any], super().atoms(resp, req, environ, request_time))
         atoms["r"] = " ".join(
             (
                 environ["REQUEST_METHOD"],

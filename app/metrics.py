@@ -73,7 +73,7 @@ def exposition(extra: Collector | None = None) -> bytes:
     """The text format of every metric, across workers in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     else:
         from prometheus_client import REGISTRY as registry
     text = generate_latest(registry)

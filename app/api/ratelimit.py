@@ -83,7 +83,7 @@ def init_app(app: Flask, settings: Settings, storage: LimiterStorage) -> Limiter
         "auth.register": [(settings.ratelimit_register_ip, per_address)],
     }
     for endpoint, rules in limits.items():
-        view = app.view_functions[endpoint]
+        view: Callable[..., Any] = app.view_functions[endpoint]
         for rule, key in rules:
             view = limiter.limit(rule, key_func=key, on_breach=_breached)(view)
         app.view_functions[endpoint] = view

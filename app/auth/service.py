@@ -31,7 +31,7 @@ from app.errors import (
     ValidationFailed,
     WrongCurrentPassword,
 )
-from app.store import SessionRecord, Store, UserRecord
+from app.store import RotationOutcome, SessionRecord, Store, UserRecord
 from config import Settings
 
 USER_AGENT_MAX = 256
@@ -296,17 +296,17 @@ class AuthService:
             "ip": ip,
             "user_agent": user_agent,
         }
-        if rotation.outcome in ("rotated", "resynced"):
+        if rotation.outcome in (RotationOutcome.ROTATED, RotationOutcome.RESYNCED):
             audit.record(
                 "refresh", outcome=rotation.outcome, generation=rotation.generation, **event
             )
             return successor
-        if rotation.outcome == "replayed" and rotation.sealed_pair:
+        if rotation.outcome is RotationOutcome.REPLAYED and rotation.sealed_pair:
             replayed = unseal_pair(rotation.sealed_pair, refresh_token)
             if replayed is not None:
                 audit.record("refresh", outcome="replayed", **event)
                 return replayed
-        if rotation.outcome == "reused":
+        if rotation.outcome is RotationOutcome.REUSED:
             evidence = ReuseEvidence(
                 claims.user_id,
                 claims.session_id,

@@ -7,13 +7,20 @@ from typing import Any
 from app.errors import StoreUnavailable
 from app.store.client import connect
 from app.store.ratelimit import LimiterStorage, limiter_storage
-from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecord
+from app.store.records import (
+    Rotation,
+    RotationOutcome,
+    SessionOpening,
+    SessionRecord,
+    UserRecord,
+)
 from app.store.store import Store, Window
 from config import Settings
 
 __all__ = [
     "LimiterStorage",
     "Rotation",
+    "RotationOutcome",
     "SessionOpening",
     "SessionRecord",
     "Store",

@@ -7,14 +7,14 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.commands.core import Script
-from redis.connection import Encoder
+from redis.connection import Encoder  # type: ignore[attr-defined]  # re-exported, not listed
 from redis.exceptions import NoScriptError, RedisClusterException
 from redis.retry import Retry
 
@@ -25,6 +25,45 @@ log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class RedisPipeline(Protocol):
+    """The commands the store batches in a pipeline."""
+
+    def hget(self, name: str, key: str) -> Any: ...
+    def hgetall(self, name: str) -> Any: ...
+    def execute(self) -> list[Any]: ...
+
+
+class RedisClient(Protocol):
+    """Every command the store sends, and nothing else: redis-py's ``Redis`` and
+    ``RedisCluster``, fakeredis and `DeferredCluster` fit it.
+
+    Replies are ``Any``: redis-py types each command's reply as "the value, or an awaitable of
+    it" (its sync and asyncio clients share the signatures), so the store converts what it
+    reads into its records itself.
+    """
+
+    def register_script(self, script: str) -> Script: ...
+    def ping(self) -> Any: ...
+    def config_get(self, pattern: str = "*", *args: str, **kwargs: Any) -> Any: ...
+    def get(self, name: str) -> Any: ...
+    def set(self, name: str, value: str, *, nx: bool = False) -> Any: ...
+    def delete(self, *names: str) -> Any: ...
+    def hget(self, name: str, key: str) -> Any: ...
+    def hgetall(self, name: str) -> Any: ...
+    def hset(
+        self,
+        name: str,
+        key: str | None = None,
+        value: str | None = None,
+        mapping: dict[str, str | int] | None = None,
+    ) -> Any: ...
+    def hdel(self, name: str, *keys: str) -> Any: ...
+    def zrange(self, name: str, start: int, end: int, desc: bool = False) -> Any: ...
+    def scan_iter(self, match: str | None = None, count: int | None = None) -> Iterator[Any]: ...
+    def pipeline(self, transaction: bool = True) -> RedisPipeline: ...
+    def close(self) -> None: ...
 
 
 def translates_redis_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -47,7 +86,7 @@ def load_script(name: str) -> str:
     return resources.files("app.store").joinpath("lua", f"{name}.lua").read_text()
 
 
-def connect(settings: Settings) -> Any:
+def connect(settings: Settings) -> RedisClient:
     """A client for the configured Redis, or an in-process store when none is (development)."""
     options: dict[str, Any] = {
         "decode_responses": True,
@@ -75,7 +114,7 @@ class HotScript:
     client's own way, which reconnects, retries and loads the script. A timeout is not retried.
     """
 
-    def __init__(self, client: Any, source: str) -> None:
+    def __init__(self, client: RedisClient, source: str) -> None:
         self._script = client.register_script(source)
         self._sha = self._script.sha
         # A plain server only: cluster and sentinel clients route each command themselves
@@ -113,6 +152,7 @@ class HotScript:
 
     def _connection(self) -> Any:
         local = self._local
+        assert self._pool is not None  # only called on a plain server's pool
         if getattr(local, "pid", None) != os.getpid():  # a forked child takes its own
             # Checked out of the client's pool and never given back: it stays this thread's,
             # and closing the client (pool.disconnect) closes it with the others.
@@ -121,7 +161,7 @@ class HotScript:
         return local.connection
 
 
-def is_cluster(client: Any) -> bool:
+def is_cluster(client: RedisClient) -> bool:
     """True for a Redis Cluster client, whose whole-database commands need every node."""
     return isinstance(client, DeferredCluster | redis.RedisCluster)
 
@@ -160,7 +200,7 @@ class DeferredCluster:
 
     def get_encoder(self) -> Encoder:
         """The encoder ``register_script`` hashes scripts with, without connecting."""
-        return Encoder("utf-8", "strict", self._options["decode_responses"])
+        return Encoder("utf-8", "strict", self._options["decode_responses"])  # type: ignore[no-untyped-call]
 
     def register_script(self, script: str) -> Script:
         """A script object that runs with EVALSHA on the node owning its keys' slot."""
@@ -184,11 +224,15 @@ def _sentinel_primary(settings: Settings, options: dict[str, Any]) -> redis.Redi
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
     }
-    sentinel = redis.Sentinel(settings.sentinel_addresses(), sentinel_kwargs=timeouts)
-    return sentinel.master_for(settings.redis_sentinel_master, health_check_interval=30, **options)
+    # redis-py leaves Sentinel untyped; master_for gives a Redis of the primary.
+    sentinel = redis.Sentinel(settings.sentinel_addresses(), sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+    primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+        settings.redis_sentinel_master, health_check_interval=30, **options
+    )
+    return primary
 
 
-def _embedded_store() -> Any:
+def _embedded_store() -> RedisClient:
     try:
         import fakeredis
     except ImportError as exc:  # pragma: no cover - depends on the install

@@ -6,7 +6,7 @@ does `StoreUnavailable`), its keys named by ``keys.py``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from limits.storage import RedisClusterStorage, RedisStorage, Storage
 from redis.exceptions import RedisClusterException, RedisError
@@ -25,7 +25,8 @@ class DeferredClusterStorage(RedisClusterStorage):
     as Rotor's own store, limited requests answer 503 until a node answers.
     """
 
-    STORAGE_SCHEME: ClassVar[list[str]] = ["rotor+cluster"]  # limits registers it by scheme
+    # limits registers it by scheme (and declares the attribute an instance variable)
+    STORAGE_SCHEME = ["rotor+cluster"]  # noqa: RUF012
 
     def __init__(
         self,

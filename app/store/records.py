@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +47,24 @@ class SessionRecord:
     user_agent: str
 
 
+class RotationOutcome(StrEnum):
+    """What the rotate script decided (``lua/rotate.lua``); the values are its replies."""
+
+    ROTATED = "rotated"
+    RESYNCED = "resynced"  # rotated from a successor the store had lost (a failover)
+    REPLAYED = "replayed"  # the grace window's answer: the successor pair again
+    REUSED = "reused"  # a consumed token came back
+    ENDED = "ended"  # no such session (ended, expired) or the user is disabled
+
+
 @dataclass(frozen=True, slots=True)
 class Rotation:
-    """What the rotate script decided.
-
-    outcome is ``rotated``, ``resynced`` (rotated from a successor the store had lost),
-    ``replayed``, ``reused`` or ``ended``; ``generation`` is the new one
-    when rotated and the session's when reused; ``sealed_pair`` comes with ``replayed``;
-    ``last_ip`` and ``last_user_agent`` (with ``reused``) say where the session was last used.
+    """What the rotate script decided: ``generation`` is the new one when rotated and the
+    session's when reused; ``sealed_pair`` comes with ``replayed``; ``last_ip`` and
+    ``last_user_agent`` (with ``reused``) say where the session was last used.
     """
 
-    outcome: str
+    outcome: RotationOutcome
     generation: int | None = None
     sealed_pair: str | None = None
     session_ended: bool = False

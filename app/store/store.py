@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 import redis
 
+from app.errors import StoreUnavailable
 from app.store.client import (
     HotScript,
-    StoreUnavailable,
+    RedisClient,
     is_cluster,
     load_script,
     translates_redis_errors,
 )
 from app.store.keys import KeySpace
-from app.store.records import Rotation, SessionOpening, SessionRecord, UserRecord
+from app.store.records import (
+    Rotation,
+    RotationOutcome,
+    SessionOpening,
+    SessionRecord,
+    UserRecord,
+)
 
 # A login calls its script again while the session it must evict was opened after it read the
 # index (many logins of one user at once); then it gives up with 503 rather than wait its turn.
@@ -32,7 +38,7 @@ Window = tuple[int, int]  # a rate limit: (how many, per how many seconds)
 class Store:
     """Rotor's Redis; the only code that knows key names and scripts."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self.client = client
         self.keys = KeySpace(prefix)
         self._authorize = HotScript(client, load_script("authorize"))
@@ -136,7 +142,12 @@ class Store:
         caller checked was changed meanwhile. ``changed_ms`` is the time of a password change,
         which moves the epoch on; None re-hashes the same password (an upgrade), which does
         not."""
-        args = [checked_epoch, password_hash, scheme, "" if changed_ms is None else changed_ms]
+        args: list[str | int] = [
+            checked_epoch,
+            password_hash,
+            scheme,
+            "" if changed_ms is None else changed_ms,
+        ]
         return bool(self._set_password(keys=[self.keys.user(uid)], args=args))
 
     # -- failed password checks ------------------------------------------------------------
@@ -274,12 +285,12 @@ class Store:
                 user_agent,
             ],
         )
-        outcome = result[0]
-        if outcome in ("rotated", "resynced"):
+        outcome = RotationOutcome(result[0])
+        if outcome in (RotationOutcome.ROTATED, RotationOutcome.RESYNCED):
             return Rotation(outcome, generation=int(result[1]))
-        if outcome == "replayed":
+        if outcome is RotationOutcome.REPLAYED:
             return Rotation(outcome, sealed_pair=result[1])
-        if outcome == "reused":
+        if outcome is RotationOutcome.REUSED:
             return Rotation(
                 outcome,
                 generation=int(result[1]),
@@ -287,7 +298,7 @@ class Store:
                 last_ip=result[3] or "",
                 last_user_agent=result[4] or "",
             )
-        return Rotation("ended")
+        return Rotation(outcome)
 
     @translates_redis_errors
     def session_ids(self, uid: str) -> list[str]:
