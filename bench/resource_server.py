@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import json
 import statistics
 import sys
@@ -38,11 +37,12 @@ sys.path.insert(0, str(REPO))
 from flask import Flask, jsonify  # noqa: E402
 from flask_jwt_extended import JWTManager, get_jwt, jwt_required  # noqa: E402
 
+from bench.introspecting import CLIENT_ID, CLIENT_SECRET  # noqa: E402
+from bench.introspecting import create_app as create_introspecting_app  # noqa: E402
 from rotor_resource_kit import RotorResourceServer, SessionWatch  # noqa: E402
 from tests.servers import Gunicorn, RedisServer, http_call  # noqa: E402
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
-CLIENT_ID, CLIENT_SECRET = "bench-rs", "bench-rs-secret-0123456789"
 
 
 def protected_app(configure: Callable[[Flask], None]) -> Flask:
@@ -60,30 +60,6 @@ def protected_app(configure: Callable[[Flask], None]) -> Flask:
 def jwt_only(app: Flask) -> None:
     app.config.update(JWT_SECRET_KEY=SECRET, JWT_DECODE_AUDIENCE="rotor", JWT_DECODE_ISSUER="rotor")
     JWTManager(app)
-
-
-def introspecting_app(rotor_port: int) -> Flask:
-    """A resource server that asks Rotor about every token instead of verifying it."""
-    app = Flask(__name__)
-    connection = http.client.HTTPConnection("127.0.0.1", rotor_port, timeout=5)
-    credentials = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-
-    @app.get("/api/protected")
-    def protected():
-        from flask import request
-
-        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        connection.request(
-            "POST", "/api/auth/introspect", body=f"token={token}",
-            headers={"Authorization": f"Basic {credentials}",
-                     "Content-Type": "application/x-www-form-urlencoded"},
-        )  # fmt: skip
-        answer = json.loads(connection.getresponse().read())
-        if not answer["active"]:
-            return jsonify(error={"code": "token_revoked"}), 401
-        return jsonify(sub=answer["sub"], sid=answer["sid"])
-
-    return app
 
 
 def commands(redis_client) -> int:
@@ -132,7 +108,7 @@ def main() -> None:
             "kit (session known)": protected_app(
                 lambda app: RotorResourceServer(app, watch=watch, secret_key=SECRET)
             ),
-            "introspection per request": introspecting_app(rotor.port),
+            "introspection per request": create_introspecting_app(rotor.port),
         }
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in apps}
         probe = redis_server.client()
