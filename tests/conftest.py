@@ -99,7 +99,7 @@ def settings() -> Settings:
         jwt_secret_key=SECRET,
         bcrypt_rounds=4,
         refresh_reuse_grace=10,
-        ratelimit_enabled=False,  # tests/test_rate_limits.py turns them on
+        ratelimit_enabled=False,  # tests/redis/test_rate_limits.py turns them on
     ).validated()
 
 

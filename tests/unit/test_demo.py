@@ -1,6 +1,6 @@
 """The web demo's blueprint: served at /demo/ in development and testing only, static files
 with explicit types and a strict CSP, the JSON envelope for anything else.
-(tests/test_browser.py drives the page itself in Chromium.)"""
+(tests/processes/test_browser.py drives the page itself in Chromium.)"""
 
 from __future__ import annotations
 

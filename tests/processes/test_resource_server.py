@@ -23,7 +23,7 @@ from config import PemKey, Settings
 from tests.conftest import SECRET, AuthActions
 from tests.servers import free_port, http_call, wait_until
 
-SCRIPT = Path(__file__).with_name("resource_server.py")
+SCRIPT = Path(__file__).parent.parent / "resource_server.py"
 
 
 def test_the_resource_server_imports_nothing_of_rotor():
