@@ -41,7 +41,7 @@ WRAPPED_ME = "const r = await rotor.api('GET', '/me'); return [r.status, await r
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     """Rotor as deployed (gunicorn, two workers, a real Redis) with the demo at /demo/."""
     redis_server = RedisServer(tmp_path_factory.mktemp("browser-redis")).start()
     gunicorn = Gunicorn(
@@ -74,9 +74,9 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def context(browser: Any, server: Gunicorn) -> Iterator[Any]:
+def context(browser: Any, served: Gunicorn) -> Iterator[Any]:
     """A fresh browser profile per test: no cookies, no storage."""
-    context = browser.new_context(base_url=server.url)
+    context = browser.new_context(base_url=served.url)
     yield context
     context.close()
 
@@ -119,14 +119,16 @@ def sign_up(page: Any) -> tuple[str, float]:
 
 
 def wait_past_access_ttl(logged_in_at: float) -> None:
-    """Sleep until the login's access token (and its cookie) has just expired."""
+    """Sleep until the login's access token (and its cookie) has just expired. Real time: Rotor
+    runs under gunicorn and the page in Chromium, other processes whose clocks a test cannot
+    move."""
     time.sleep(max(0.0, logged_in_at + ACCESS_TTL + 0.1 - time.monotonic()))
 
 
-def call(server: Gunicorn, path: str, body: dict | None = None, headers=None) -> tuple[int, dict]:
+def call(served: Gunicorn, path: str, body: dict | None = None, headers=None) -> tuple[int, dict]:
     """A non-browser client of the same server (another device)."""
     method = "POST" if body is not None else "GET"
-    status, _, raw = http_call(server.url + path, method, body, headers)
+    status, _, raw = http_call(served.url + path, method, body, headers)
     return status, json.loads(raw or b"{}")
 
 
@@ -135,17 +137,17 @@ def in_page(page: Any, script: str) -> Any:
     return page.evaluate(f"async () => {{ {script} }}")
 
 
-def test_the_demo_is_served_with_its_content_types(server):
+def test_the_demo_is_served_with_its_content_types(served):
     for path, content_type in (
         ("/demo/", "text/html; charset=utf-8"),
         ("/demo/app.js", "text/javascript; charset=utf-8"),
         ("/demo/rotor.js", "text/javascript; charset=utf-8"),
         ("/demo/style.css", "text/css; charset=utf-8"),
     ):
-        with urllib.request.urlopen(server.url + path, timeout=10) as response:
+        with urllib.request.urlopen(served.url + path, timeout=10) as response:
             assert response.headers["Content-Type"] == content_type, path
             assert "script-src 'self'" in response.headers["Content-Security-Policy"]
-    status, body = call(server, "/demo/missing.js")
+    status, body = call(served, "/demo/missing.js")
     assert (status, body["error"]["code"]) == (404, "not_found")
 
 
@@ -166,10 +168,10 @@ def test_sign_up_logs_in_with_cookies_and_lists_this_session(page, context):
     expect(page.locator("#me")).to_have_text(email)
 
 
-def test_ending_another_session_removes_it_from_the_list(page, server):
+def test_ending_another_session_removes_it_from_the_list(page, served):
     email, _ = sign_up(page)
     status, other = call(
-        server, "/api/auth/login", {"email": email, "password": PASSWORD},
+        served, "/api/auth/login", {"email": email, "password": PASSWORD},
         headers={"User-Agent": "second-device"},
     )  # fmt: skip
     assert status == 200
@@ -181,7 +183,7 @@ def test_ending_another_session_removes_it_from_the_list(page, server):
     assert ended.value.status == 204  # the DELETE carried the right X-CSRF-TOKEN
     expect(sessions).to_have_count(1)
     expect(sessions.first).to_contain_text("(this browser)")
-    status, body = call(server, "/api/auth/refresh", {"refresh_token": other["refresh_token"]})
+    status, body = call(served, "/api/auth/refresh", {"refresh_token": other["refresh_token"]})
     assert (status, body["error"]["code"]) == (401, "token_revoked")
 
 

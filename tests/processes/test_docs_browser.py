@@ -12,9 +12,7 @@ import fakeredis
 import pytest
 from werkzeug.serving import make_server
 
-from app import create_app
-from config import Settings
-from tests.conftest import SECRET
+from tests.conftest import AppFactory
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')"
@@ -28,11 +26,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
+@pytest.fixture
+def base_url(app_factory: AppFactory) -> Iterator[str]:
     """Rotor on fakeredis, served by werkzeug in a thread: the page needs no real backend."""
-    settings = Settings(env="testing", jwt_secret_key=SECRET, ratelimit_enabled=False).validated()
-    app = create_app(settings, redis_client=fakeredis.FakeRedis(decode_responses=True))
+    app = app_factory.app(fakeredis.FakeRedis(decode_responses=True))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -85,7 +85,7 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
-def test_refresh_load_survives_redis_restart_worker_kill_and_two_instances(stack):
+def test_refresh_load_survives_redis_restart_worker_kill_and_two_instances(stack, keys):
     redis_server, apps = stack
     bases = [app.url for app in apps]
     clients = []
@@ -104,6 +104,7 @@ def test_refresh_load_survives_redis_restart_worker_kill_and_two_instances(stack
         thread.start()
     started = time.monotonic()
 
+    # The fault schedule runs in real time: the servers are other processes.
     time.sleep(2)
     redis_down_at = time.monotonic()
     redis_server.stop()  # SIGTERM: Redis writes its AOF out
@@ -129,25 +130,25 @@ def test_refresh_load_survives_redis_restart_worker_kill_and_two_instances(stack
             assert code == "store_unavailable"
             assert redis_down_at - 0.1 <= at <= redis_up_at + RECONNECT_SLACK
 
-    client = redis_server.client()
+    store_redis = redis_server.client()
     for c in clients:
         if c.ended_reason is not None:
             assert c.ended_reason in {"token_reused", "token_revoked"}
             continue
         # Alive: the store's chain head is this client's token, so it holds the only live chain.
         claims = json.loads(_b64(c.token.split(".")[1]))
-        head = client.hget(f"auth:{{{claims['sub']}}}:session:{claims['sid']}", "rt")
+        head = store_redis.hget(keys.session(claims["sub"], claims["sid"]), "rt")
         assert head == hashlib.sha256(c.token.encode()).hexdigest(), c.email
         assert (
             _post(random.choice(bases), "/api/auth/refresh", {"refresh_token": c.token})[0] == 200
         )
     assert sum(c.ended_reason is None for c in clients) >= CLIENTS - 1
 
-    for key in client.scan_iter("*"):
+    for key in store_redis.scan_iter("*"):
         if key.endswith(":user") or ":email:" in key:
             continue
-        assert client.pttl(key) > 0, key
-    client.close()
+        assert store_redis.pttl(key) > 0, key
+    store_redis.close()
 
 
 def _b64(segment: str) -> bytes:

@@ -49,20 +49,22 @@ def _call(url: str, body: dict | None = None) -> tuple[int, dict[str, str], byte
 
 
 @pytest.fixture
-def keys(tmp_path: Path) -> list[GeneratedKey]:
+def signing_keys(tmp_path: Path) -> list[GeneratedKey]:
     """The current key and a previous one, written as `keys generate` writes them."""
     return [write_key_pair("EdDSA", tmp_path / "keys") for _ in range(2)]
 
 
 @pytest.fixture
-def rotor(redis_server: RedisServer, keys: list[GeneratedKey], tmp_path: Path) -> Iterator[str]:
+def rotor(
+    redis_server: RedisServer, signing_keys: list[GeneratedKey], tmp_path: Path
+) -> Iterator[str]:
     server = Gunicorn(
         {
             "REDIS_URL": redis_server.url,
             "REDIS_KEY_PREFIX": "jwks-consumer:",
             "ROTOR_ENV": "production",
             "JWT_ALGORITHM": "EdDSA",
-            "JWT_SIGNING_KEYS": ",".join(str(key.private_path) for key in keys),
+            "JWT_SIGNING_KEYS": ",".join(str(key.private_path) for key in signing_keys),
             "BCRYPT_ROUNDS": "10",
             "WEB_CONCURRENCY": "2",
         }
@@ -81,7 +83,9 @@ def _verify_elsewhere(jwks_url: str, tokens: list[str], cwd: Path) -> list[dict]
     return [json.loads(line) for line in done.stdout.splitlines()]
 
 
-def test_a_separate_process_verifies_access_tokens_with_the_jwks_alone(rotor, keys, tmp_path):
+def test_a_separate_process_verifies_access_tokens_with_the_jwks_alone(
+    rotor, signing_keys, tmp_path
+):
     api = rotor + "/api/auth"
     credentials = {"email": "consumer@example.com", "password": PASSWORD}
     assert _call(api + "/register", credentials)[0] == 201
@@ -91,7 +95,7 @@ def test_a_separate_process_verifies_access_tokens_with_the_jwks_alone(rotor, ke
     status, headers, body = _call(rotor + "/.well-known/jwks.json")
     assert status == 200
     assert "public" in headers["Cache-Control"] and "max-age=" in headers["Cache-Control"]
-    assert [key["kid"] for key in json.loads(body)["keys"]] == [key.kid for key in keys]
+    assert [key["kid"] for key in json.loads(body)["keys"]] == [key.kid for key in signing_keys]
     assert b"PRIVATE" not in body and b'"d"' not in body
 
     header, _, signature = pair["access_token"].split(".")
@@ -99,7 +103,7 @@ def test_a_separate_process_verifies_access_tokens_with_the_jwks_alone(rotor, ke
     changed = base64url_encode(json.dumps({**claims, "sub": "x"}).encode()).decode()
     impostor = jwt.encode(
         {**claims, "sub": "someone-else"}, ed25519.Ed25519PrivateKey.generate(),
-        algorithm="EdDSA", headers={"kid": keys[0].kid},
+        algorithm="EdDSA", headers={"kid": signing_keys[0].kid},
     )  # fmt: skip
     verdicts = _verify_elsewhere(
         rotor + "/.well-known/jwks.json",
@@ -108,7 +112,7 @@ def test_a_separate_process_verifies_access_tokens_with_the_jwks_alone(rotor, ke
         tmp_path,
     )  # fmt: skip
     user_id = claims["sub"]
-    assert verdicts[0] == {"ok": True, "kid": keys[0].kid, "sub": user_id}
-    assert verdicts[1] == {"ok": True, "kid": keys[0].kid, "sub": user_id}
+    assert verdicts[0] == {"ok": True, "kid": signing_keys[0].kid, "sub": user_id}
+    assert verdicts[1] == {"ok": True, "kid": signing_keys[0].kid, "sub": user_id}
     assert verdicts[2] == {"ok": False, "error": "InvalidSignatureError"}
     assert verdicts[3] == {"ok": False, "error": "InvalidSignatureError"}

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
-from tests.conftest import PASSWORD, AuthActions
+from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
-def test_service_answers_503_while_redis_is_down_and_recovers(settings, private_redis):
-    app = create_app(settings.replace(redis_url=private_redis.url, redis_timeout=0.5))
-    auth = AuthActions(app.test_client())
+def test_service_answers_503_while_redis_is_down_and_recovers(app_factory, private_server):
+    auth = app_factory(redis_url=private_server.url, redis_timeout=0.5)
     pair = auth.register_and_login()
 
-    private_redis.stop()
+    private_server.stop()
     calls = {
         "me": lambda: auth.me(pair["access_token"]),
         "refresh": lambda: auth.refresh(pair["refresh_token"]),
@@ -37,7 +35,7 @@ def test_service_answers_503_while_redis_is_down_and_recovers(settings, private_
         assert "access_token" not in body and "Traceback" not in body, name
     assert auth.client.get("/healthz").status_code == 200
 
-    private_redis.start()  # same port, empty: the server kept nothing
+    private_server.start()  # same port, empty: the server kept nothing
     assert auth.client.get("/readyz").status_code == 200
     # The data is gone with the server, so the old session fails closed...
     assert auth.me(pair["access_token"]).status_code == 401
@@ -45,4 +43,3 @@ def test_service_answers_503_while_redis_is_down_and_recovers(settings, private_
     fresh = auth.register_and_login()
     assert auth.me(fresh["access_token"]).status_code == 200
     assert auth.refresh(fresh["refresh_token"]).status_code == 200
-    app.extensions["rotor.store"].client.close()

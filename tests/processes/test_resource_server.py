@@ -17,10 +17,9 @@ from pathlib import Path
 import fakeredis
 import pytest
 
-from app import create_app
 from app.auth.keys import write_key_pair
-from config import PemKey, Settings
-from tests.conftest import SECRET, AuthActions
+from config import PemKey
+from tests.conftest import SECRET, AppFactory, AuthActions
 from tests.servers import free_port, http_call, wait_until
 
 SCRIPT = Path(__file__).parent.parent / "resource_server.py"
@@ -84,36 +83,35 @@ def _accepts_access_tokens_and_refuses_refresh_tokens(auth: AuthActions, url: st
 
 
 @pytest.mark.slow
-def test_a_flask_service_accepts_hs256_access_tokens_with_the_shared_secret(settings, tmp_path):
-    app = create_app(settings, redis_client=_fake())
+def test_a_flask_service_accepts_hs256_access_tokens_with_the_shared_secret(app_factory, tmp_path):
+    auth = app_factory(_fake())
     with resource_server({"ROTOR_JWT_SECRET": SECRET}, tmp_path) as url:
-        _accepts_access_tokens_and_refuses_refresh_tokens(AuthActions(app.test_client()), url)
+        _accepts_access_tokens_and_refuses_refresh_tokens(auth, url)
         # Another secret is another issuer.
-        other = settings.replace(jwt_secret_key="another-secret-another-secret-0123456789")
-        stranger = AuthActions(create_app(other, redis_client=_fake()).test_client())
+        stranger = app_factory(_fake(), jwt_secret_key="another-secret-another-secret-0123456789")
         assert _hello(url, stranger.register_and_login()["access_token"])[0] == 401
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["EdDSA", "ES256"])
 def test_a_flask_service_accepts_key_pair_access_tokens_with_the_public_key_and_kid(
-    settings: Settings, tmp_path: Path, algorithm: str
+    app_factory: AppFactory, tmp_path: Path, algorithm: str
 ):
     key = write_key_pair(algorithm, tmp_path / "keys")
-    configured = settings.replace(
+    auth = app_factory(
+        _fake(),
         jwt_algorithm=algorithm,
         jwt_signing_keys=(PemKey(str(key.private_path), key.private_path.read_text()),),
     )
-    app = create_app(configured, redis_client=_fake())
     env = {"ROTOR_JWT_ALGORITHM": algorithm, "ROTOR_PUBLIC_KEY": str(key.public_path),
            "ROTOR_KID": key.kid}  # fmt: skip
     with resource_server(env, tmp_path) as url:
-        _accepts_access_tokens_and_refuses_refresh_tokens(AuthActions(app.test_client()), url)
+        _accepts_access_tokens_and_refuses_refresh_tokens(auth, url)
         # A key the service was not given (the kid of a key Rotor no longer lists, say).
         rotated = write_key_pair(algorithm, tmp_path / "other")
-        other = settings.replace(
+        stranger = app_factory(
+            _fake(),
             jwt_algorithm=algorithm,
             jwt_signing_keys=(PemKey("other", rotated.private_path.read_text()),),
         )
-        stranger = AuthActions(create_app(other, redis_client=_fake()).test_client())
         assert _hello(url, stranger.register_and_login()["access_token"])[0] == 401

@@ -17,9 +17,7 @@ import pytest
 from flask import Flask
 from redis.sentinel import SentinelConnectionPool
 
-from app import create_app
-from config import Settings
-from tests.conftest import AuthActions
+from tests.conftest import AppFactory, AuthActions
 from tests.servers import SentinelGroup
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -83,7 +81,7 @@ class Client:
 def _run(client: Client, killed: threading.Event, stop: threading.Event, log: list[Answer]):
     while not stop.is_set():
         log.append(client.step(killed))
-        time.sleep(0.02)
+        time.sleep(0.02)  # a device refreshing in a loop, in real time
 
 
 @pytest.fixture
@@ -94,16 +92,12 @@ def sentinels(tmp_path: Path) -> Iterator[SentinelGroup]:
 
 
 @pytest.fixture
-def sentinel_app(settings: Settings, sentinels: SentinelGroup) -> Iterator[Flask]:
-    app = create_app(
-        settings.replace(
-            redis_sentinels=sentinels.addresses,
-            redis_sentinel_master=sentinels.master_name,
-            redis_timeout=0.5,
-        )
+def sentinel_app(app_factory: AppFactory, sentinels: SentinelGroup) -> Flask:
+    return app_factory.app(
+        redis_sentinels=sentinels.addresses,
+        redis_sentinel_master=sentinels.master_name,
+        redis_timeout=0.5,
     )
-    yield app
-    app.extensions["rotor.store"].client.close()
 
 
 def test_service_answers_503_during_a_sentinel_failover_and_recovers_without_restart(
@@ -135,7 +129,7 @@ def test_service_answers_503_during_a_sentinel_failover_and_recovers_without_res
         while time.monotonic() < deadline:
             if all(client.streak >= HEALTHY_STREAK for client in clients):
                 break
-            time.sleep(0.1)
+            time.sleep(0.1)  # the sentinels fail over in real time, in other processes
     finally:
         stop.set()
         for thread in threads:

@@ -9,7 +9,8 @@ import hmac
 import bcrypt
 import pytest
 
-from tests.conftest import PASSWORD, AuthActions
+from app.store.keys import KeySpace
+from tests.conftest import PASSWORD
 
 
 def test_register_returns_the_account(client):
@@ -104,9 +105,9 @@ def test_unknown_email_still_pays_for_one_bcrypt_check(app, monkeypatch, client)
     assert calls == [1]
 
 
-def test_passwords_are_stored_as_bcrypt_hashes(auth, redis_client):
+def test_passwords_are_stored_as_bcrypt_hashes(auth, redis_client, keys):
     user = auth.register()
-    stored = redis_client.hget(f"auth:{{{user['id']}}}:user", "pw")
+    stored = redis_client.hget(keys.user(user["id"]), "pw")
     assert stored.startswith("$2b$04$")  # the tests' cost; production refuses below 10
     assert PASSWORD not in stored
 
@@ -160,14 +161,14 @@ def _peppered(password: str, pepper: str = PEPPER) -> bytes:
     return base64.b64encode(digest)
 
 
-def _stored(redis_client, user_id: str) -> dict:
-    return redis_client.hgetall(f"auth:{{{user_id}}}:user")
+def _stored(redis_client, keys: KeySpace, user_id: str) -> dict:
+    return redis_client.hgetall(keys.user(user_id))
 
 
-def test_with_a_pepper_passwords_are_hashed_under_hmac_sha256(make_app, redis_client):
-    auth = AuthActions(make_app(password_pepper=PEPPER).test_client())
+def test_with_a_pepper_passwords_are_hashed_under_hmac_sha256(auth_with, redis_client, keys):
+    auth = auth_with(password_pepper=PEPPER)
     user = auth.register()
-    stored = _stored(redis_client, user["id"])
+    stored = _stored(redis_client, keys, user["id"])
     assert stored["pw_prehash"] == "hmac-sha256"
     assert bcrypt.checkpw(_peppered(PASSWORD), stored["pw"].encode())
     assert not bcrypt.checkpw(_peppered(PASSWORD, PEPPER + "!"), stored["pw"].encode())
@@ -179,37 +180,37 @@ def test_with_a_pepper_passwords_are_hashed_under_hmac_sha256(make_app, redis_cl
 
 
 def test_hashes_made_without_the_pepper_work_and_are_upgraded_at_the_next_login(
-    make_app, redis_client
+    auth_with, redis_client, keys
 ):
-    before = AuthActions(make_app().test_client())
+    before = auth_with()
     user = before.register()
-    old = _stored(redis_client, user["id"])
+    old = _stored(redis_client, keys, user["id"])
     assert old["pw_prehash"] == "sha256"
-    after = AuthActions(make_app(password_pepper=PEPPER).test_client())
+    after = auth_with(password_pepper=PEPPER)
 
     failed = after.client.post(
         "/api/auth/login", json={"email": user["email"], "password": "not the password"}
     )
     assert failed.status_code == 401
-    assert _stored(redis_client, user["id"])["pw"] == old["pw"]  # only a correct login upgrades
+    # Only a correct login upgrades.
+    assert _stored(redis_client, keys, user["id"])["pw"] == old["pw"]
     assert after.login(user["email"])["access_token"]
-    upgraded = _stored(redis_client, user["id"])
+    upgraded = _stored(redis_client, keys, user["id"])
     assert upgraded["pw_prehash"] == "hmac-sha256"
     assert bcrypt.checkpw(_peppered(PASSWORD), upgraded["pw"].encode())
     assert upgraded.get("pw_epoch", "0") == old.get("pw_epoch", "0")  # not a password change
     assert after.login(user["email"])["access_token"]
 
 
-def test_records_from_before_the_scheme_was_stored_check_as_plain_sha256(make_app, redis_client):
-    auth = AuthActions(make_app().test_client())
+def test_records_from_before_the_scheme_was_stored_check_as_plain_sha256(auth, redis_client, keys):
     user = auth.register()
-    redis_client.hdel(f"auth:{{{user['id']}}}:user", "pw_prehash")  # as main stored them
+    redis_client.hdel(keys.user(user["id"]), "pw_prehash")  # as main stored them
     assert auth.login(user["email"])["access_token"]
 
 
-def test_a_peppered_hash_fails_closed_without_its_pepper(make_app, redis_client):
-    user = AuthActions(make_app(password_pepper=PEPPER).test_client()).register()
-    without = make_app().test_client()
+def test_a_peppered_hash_fails_closed_without_its_pepper(auth_with):
+    user = auth_with(password_pepper=PEPPER).register()
+    without = auth_with().client
     response = without.post("/api/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_credentials"

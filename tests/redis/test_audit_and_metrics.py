@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from app.logs import RequestIdFilter, json_formatter
-from tests.conftest import PASSWORD, AuthActions
+from tests.conftest import PASSWORD
 
 
 @pytest.fixture
@@ -30,8 +30,8 @@ def audit_lines():
     logger.removeHandler(handler)
 
 
-def test_security_events_are_json_lines_without_secrets(make_app, audit_lines):
-    auth = AuthActions(make_app(refresh_reuse_grace=0).test_client())
+def test_security_events_are_json_lines_without_secrets(auth_with, audit_lines):
+    auth = auth_with(refresh_reuse_grace=0)
     user = auth.register()
     auth.client.post("/api/auth/login", json={"email": user["email"], "password": "wrong one!"})
     pair = auth.login(user["email"], user_agent="phone")
@@ -95,11 +95,11 @@ def test_metrics_are_hidden_without_a_token(client):
     assert client.get("/metrics").status_code == 404
 
 
-def test_metrics_need_the_configured_token(make_app):
-    client = make_app(metrics_token="scrape-me").test_client()
+def test_metrics_need_the_configured_token(auth_with):
+    auth = auth_with(metrics_token="scrape-me")
+    client = auth.client
     assert client.get("/metrics").status_code == 404
     assert client.get("/metrics", headers={"Authorization": "Bearer nope"}).status_code == 404
-    auth = AuthActions(client)
     pair = auth.register_and_login()
     auth.refresh(pair["refresh_token"])
     response = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
@@ -114,9 +114,9 @@ def test_metrics_need_the_configured_token(make_app):
     assert "rotor_active_sessions 1.0" in text
 
 
-def test_unknown_methods_share_one_metrics_label(make_app):
+def test_unknown_methods_share_one_metrics_label(auth_with):
     """Any token is a method to gunicorn: a client must not grow the metrics without bound."""
-    client = make_app(metrics_token="scrape-me").test_client()
+    client = auth_with(metrics_token="scrape-me").client
     for method in ("BREW", "PROPFIND", "X-ANYTHING"):
         assert client.open("/api/auth/me", method=method).status_code == 405
     text = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"}).get_data(
@@ -128,17 +128,15 @@ def test_unknown_methods_share_one_metrics_label(make_app):
 
 @pytest.mark.redis
 @pytest.mark.slow
-def test_readyz_and_startup_warn_about_an_evicting_redis(settings, private_redis, caplog):
-    from app import create_app
+def test_readyz_and_startup_warn_about_an_evicting_redis(app_factory, private_server, caplog):
+    with private_server.client() as admin:
+        admin.config_set("maxmemory-policy", "allkeys-lru")
+        client = app_factory(redis_url=private_server.url).client
+        assert any("allkeys-lru" in r.getMessage() for r in caplog.records)
+        body = client.get("/readyz").json
+        assert body["maxmemory_policy"] == "allkeys-lru"
+        assert "noeviction" in body["warnings"][0]
 
-    private_redis.client().config_set("maxmemory-policy", "allkeys-lru")
-    app = create_app(settings.replace(redis_url=private_redis.url))
-    assert any("allkeys-lru" in r.getMessage() for r in caplog.records)
-    body = app.test_client().get("/readyz").json
-    assert body["maxmemory_policy"] == "allkeys-lru"
-    assert "noeviction" in body["warnings"][0]
-
-    private_redis.client().config_set("maxmemory-policy", "noeviction")
-    body = app.test_client().get("/readyz").json
-    assert body == {"status": "ready", "maxmemory_policy": "noeviction"}
-    app.extensions["rotor.store"].client.close()
+        admin.config_set("maxmemory-policy", "noeviction")
+        body = client.get("/readyz").json
+        assert body == {"status": "ready", "maxmemory_policy": "noeviction"}

@@ -7,15 +7,16 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import redis
+import time_machine
 from click.testing import Result
 from flask import Flask
 
-from app import cli, create_app
+from app import cli
 from app.auth.keys import KeyRing, write_key_pair
 from app.store import Store
 from config import PemKey, Settings
@@ -28,15 +29,15 @@ ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 HOUR = 3600
 
 
-def _cli_app(settings: Settings, client: redis.Redis) -> Flask:
-    app = create_app(settings, redis_client=client)
+def _with_cli(app: Flask) -> Flask:
+    """``app`` with the operator commands registered, as wsgi.py's app has them."""
     cli.init_app(app)
     return app
 
 
 @pytest.fixture
-def cli_app(settings: Settings, real_redis: redis.Redis) -> Flask:
-    return _cli_app(settings, real_redis)
+def cli_app(real_auth: AuthActions) -> Flask:
+    return _with_cli(real_auth.app)
 
 
 @pytest.fixture
@@ -51,8 +52,9 @@ def run(cli_app: Flask) -> Callable[..., Result]:
 
 
 @pytest.fixture
-def api(cli_app: Flask) -> AuthActions:
-    return AuthActions(cli_app.test_client())
+def api(real_auth: AuthActions) -> AuthActions:
+    """The API of ``cli_app``, as a user calls it."""
+    return real_auth
 
 
 @pytest.fixture
@@ -65,15 +67,10 @@ def _login_status(api: AuthActions, email: str, password: str = PASSWORD) -> int
     return response.status_code
 
 
-def _login_at(cli_app: Flask, api: AuthActions, email: str, seconds_ago: int) -> dict:
-    """Log in through the API with the service's clock turned back ``seconds_ago``."""
-    service = cli_app.extensions["rotor.auth"]
-    real_clock = service.clock
-    service.clock = lambda: real_clock() - seconds_ago
-    try:
+def _login_at(api: AuthActions, email: str, seconds_ago: int) -> dict:
+    """Log in through the API with the clock turned back ``seconds_ago``."""
+    with time_machine.travel(time.time() - seconds_ago):
         return api.login(email)
-    finally:
-        service.clock = real_clock
 
 
 # -- users create ---------------------------------------------------------------------------
@@ -253,12 +250,12 @@ def test_revoke_needs_exactly_one_of_session_or_all(run, api, options):
 # -- sessions flush -------------------------------------------------------------------------
 
 
-def _old_and_new_sessions(cli_app: Flask, api: AuthActions) -> tuple[list[dict], list[dict]]:
+def _old_and_new_sessions(api: AuthActions) -> tuple[list[dict], list[dict]]:
     """Two users, each with a session created more than an hour ago and one since."""
     ana, bob = api.register(), api.register()
 
     def login(user: dict, seconds_ago: int) -> dict:
-        return {**_login_at(cli_app, api, user["email"], seconds_ago), "user_id": user["id"]}
+        return {**_login_at(api, user["email"], seconds_ago), "user_id": user["id"]}
 
     old = [login(ana, 2 * HOUR), login(bob, 3 * HOUR)]
     new = [login(ana, 0), login(bob, HOUR // 2)]
@@ -269,8 +266,8 @@ def _alive(store: Store, pair: dict) -> bool:
     return store.get_session(pair["user_id"], pair["session_id"]) is not None
 
 
-def test_flush_dry_run_counts_and_changes_nothing(run, cli_app, api, store, real_redis):
-    old, new = _old_and_new_sessions(cli_app, api)
+def test_flush_dry_run_counts_and_changes_nothing(run, api, store, real_redis):
+    old, new = _old_and_new_sessions(api)
     before = sorted(real_redis.scan_iter("*"))
     result = run("sessions", "flush", "--older-than", "1h", "--dry-run")
     assert result.exit_code == 0, result.output
@@ -279,8 +276,8 @@ def test_flush_dry_run_counts_and_changes_nothing(run, cli_app, api, store, real
     assert all(_alive(store, pair) for pair in old + new)
 
 
-def test_flush_older_than_ends_only_sessions_created_before_it(run, cli_app, api, store):
-    old, new = _old_and_new_sessions(cli_app, api)
+def test_flush_older_than_ends_only_sessions_created_before_it(run, api, store):
+    old, new = _old_and_new_sessions(api)
     result = run("sessions", "flush", "--older-than", "1h")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "scanned 4 session(s); ended 2"
@@ -327,8 +324,8 @@ def test_durations_convert_to_milliseconds(text, ms):
 # -- keys and help --------------------------------------------------------------------------
 
 
-def test_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis):
-    app = _cli_app(settings.replace(redis_key_prefix="rotor-ops:"), real_redis)
+def test_keys_prints_the_layout_under_the_configured_prefix(app_factory, real_redis):
+    app = _with_cli(app_factory.app(real_redis, redis_key_prefix="rotor-ops:"))
     result = app.test_cli_runner().invoke(args=["keys"])
     assert result.exit_code == 0, result.output
     assert "prefix: rotor-ops:" in result.stdout
@@ -344,10 +341,10 @@ def test_keys_prints_the_layout_under_the_configured_prefix(settings, real_redis
     assert "auth:" not in result.stdout
 
 
-def test_keys_list_shows_each_loaded_key_and_no_key_material(settings, real_redis, tmp_path):
+def test_keys_list_shows_each_loaded_key_and_no_key_material(app_factory, real_redis, tmp_path):
     new, old = (write_key_pair("EdDSA", tmp_path) for _ in range(2))
     pems = tuple(PemKey(str(k.private_path), k.private_path.read_text()) for k in (new, old))
-    app = _cli_app(settings.replace(jwt_algorithm="EdDSA", jwt_signing_keys=pems), real_redis)
+    app = _with_cli(app_factory.app(real_redis, jwt_algorithm="EdDSA", jwt_signing_keys=pems))
     result = app.test_cli_runner().invoke(args=["keys", "list"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

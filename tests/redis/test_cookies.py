@@ -11,7 +11,7 @@ HTTPS = "https://localhost"
 
 
 @pytest.fixture
-def browser(auth) -> tuple[AuthActions, dict]:
+def cookie_login(auth) -> tuple[AuthActions, dict]:
     """A client logged in with cookies over HTTPS."""
     user = auth.register()
     response = auth.client.post(
@@ -33,8 +33,8 @@ def _value(client, name: str, path: str = "/") -> str:
     return cookie.value
 
 
-def test_cookie_login_sets_hardened_cookies_and_no_tokens_in_the_body(browser):
-    _, login = browser
+def test_cookie_login_sets_hardened_cookies_and_no_tokens_in_the_body(cookie_login):
+    _, login = cookie_login
     response = login["response"]
     assert set(response.json) == {"token_type", "expires_in", "refresh_expires_in", "session_id"}
     assert response.headers["Cache-Control"] == "no-store"
@@ -50,8 +50,8 @@ def test_cookie_login_sets_hardened_cookies_and_no_tokens_in_the_body(browser):
         assert "Secure" in cookies[name] and "SameSite=Strict" in cookies[name]
 
 
-def test_cookie_reads_need_no_csrf_but_writes_do(browser):
-    auth, _ = browser
+def test_cookie_reads_need_no_csrf_but_writes_do(cookie_login):
+    auth, _ = cookie_login
     client = auth.client
     assert client.get("/api/auth/me", base_url=HTTPS).status_code == 200
     sessions = client.get("/api/auth/sessions", base_url=HTTPS).json["sessions"]
@@ -63,8 +63,8 @@ def test_cookie_reads_need_no_csrf_but_writes_do(browser):
     assert client.get("/api/auth/me", base_url=HTTPS).status_code == 200  # nothing happened
 
 
-def test_a_planted_csrf_cookie_does_not_help_an_attacker(browser):
-    auth, _ = browser
+def test_a_planted_csrf_cookie_does_not_help_an_attacker(cookie_login):
+    auth, _ = cookie_login
     client = auth.client
     client.set_cookie("csrf_access_token", "attacker-chosen", domain="localhost")
     response = client.post(
@@ -74,8 +74,8 @@ def test_a_planted_csrf_cookie_does_not_help_an_attacker(browser):
     assert client.get("/api/auth/me", base_url=HTTPS).status_code == 200
 
 
-def test_cookie_refresh_needs_the_refresh_csrf_and_rotates_the_cookies(browser):
-    auth, _ = browser
+def test_cookie_refresh_needs_the_refresh_csrf_and_rotates_the_cookies(cookie_login):
+    auth, _ = cookie_login
     client = auth.client
     old_refresh = _value(client, "__Secure-refresh_token_cookie", "/api/auth")
     refused = client.post("/api/auth/refresh", base_url=HTTPS)
@@ -88,8 +88,8 @@ def test_cookie_refresh_needs_the_refresh_csrf_and_rotates_the_cookies(browser):
     assert client.get("/api/auth/me", base_url=HTTPS).status_code == 200
 
 
-def test_cookie_logout_with_csrf_ends_the_session_and_clears_cookies(browser):
-    auth, _ = browser
+def test_cookie_logout_with_csrf_ends_the_session_and_clears_cookies(cookie_login):
+    auth, _ = cookie_login
     client = auth.client
     access = _value(client, "__Host-access_token_cookie")
     csrf = _value(client, "csrf_access_token")
@@ -103,8 +103,8 @@ def test_cookie_logout_with_csrf_ends_the_session_and_clears_cookies(browser):
     assert auth.me(access).status_code == 401  # the token itself is dead, not just forgotten
 
 
-def test_a_token_in_both_header_and_cookie_is_a_bad_request(browser):
-    auth, _ = browser
+def test_a_token_in_both_header_and_cookie_is_a_bad_request(cookie_login):
+    auth, _ = cookie_login
     access = _value(auth.client, "__Host-access_token_cookie")
     response = auth.client.get(
         "/api/auth/me", base_url=HTTPS, headers={"Authorization": f"Bearer {access}"}
@@ -113,8 +113,8 @@ def test_a_token_in_both_header_and_cookie_is_a_bad_request(browser):
     assert response.json["error"]["code"] == "invalid_request"
 
 
-def test_insecure_cookies_for_local_http(make_app):
-    auth = AuthActions(make_app(cookie_secure=False).test_client())
+def test_insecure_cookies_for_local_http(auth_with):
+    auth = auth_with(cookie_secure=False)
     user = auth.register()
     response = auth.client.post(
         "/api/auth/login",
@@ -132,8 +132,8 @@ def test_bearer_clients_are_unaffected_by_cookie_mode(auth):
     assert auth.post("/api/auth/logout", pair["access_token"]).status_code == 204
 
 
-def test_cors_allows_only_the_configured_origins_with_credentials(make_app):
-    client = make_app(cors_origins=("https://app.example.com",)).test_client()
+def test_cors_allows_only_the_configured_origins_with_credentials(auth_with):
+    client = auth_with(cors_origins=("https://app.example.com",)).client
     allowed = client.options(
         "/api/auth/me",
         headers={

@@ -18,47 +18,49 @@ COUNT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 
 
 @pytest.fixture
-def client(private_redis):
-    client = private_redis.client()
-    yield client
-    client.close()
+def private_redis_client(private_server):
+    """A Redis client of this test's own server: these tests flush scripts and kill
+    connections."""
+    redis_client = private_server.client()
+    yield redis_client
+    redis_client.close()
 
 
-def test_runs_the_script_on_a_connection_of_its_own(client, monkeypatch):
-    script = HotScript(client, COUNT)
+def test_runs_the_script_on_a_connection_of_its_own(private_redis_client, monkeypatch):
+    script = HotScript(private_redis_client, COUNT)
     assert script(["counter"], [1]) == 1  # the first call also loads the script
 
     def no_pool(*args, **kwargs):
         raise AssertionError("the hot path asked the pool for a connection")
 
-    monkeypatch.setattr(client.connection_pool, "get_connection", no_pool)
+    monkeypatch.setattr(private_redis_client.connection_pool, "get_connection", no_pool)
     assert [script(["counter"], [1]) for _ in range(3)] == [2, 3, 4]
 
 
-def test_loads_the_script_again_after_redis_forgot_it(client):
-    script = HotScript(client, COUNT)
+def test_loads_the_script_again_after_redis_forgot_it(private_redis_client):
+    script = HotScript(private_redis_client, COUNT)
     assert script(["counter"], [5]) == 5
-    client.script_flush()
+    private_redis_client.script_flush()
     assert script(["counter"], [5]) == 10
     assert script(["counter"], [5]) == 15
 
 
-def test_reconnects_after_its_connection_is_dropped(client):
-    script = HotScript(client, COUNT)
+def test_reconnects_after_its_connection_is_dropped(private_redis_client):
+    script = HotScript(private_redis_client, COUNT)
     assert script(["counter"], [1]) == 1
-    killed = client.client_kill_filter(_type="normal", skipme=True)
+    killed = private_redis_client.client_kill_filter(_type="normal", skipme=True)
     assert killed >= 1
     assert script(["counter"], [1]) == 2  # the dropped connection was replaced, once
     assert script(["counter"], [1]) == 3
 
 
-def test_a_timed_out_script_is_not_sent_again(private_redis):
+def test_a_timed_out_script_is_not_sent_again(private_server):
     """A script that timed out may still run (a rotation must not run twice): the call fails
     instead of sending it again, and the next one goes out on a fresh connection."""
-    client = private_redis.client(socket_timeout=0.2)
-    script = HotScript(client, COUNT)
+    impatient = private_server.client(socket_timeout=0.2)
+    script = HotScript(impatient, COUNT)
     assert script(["counter"], [1]) == 1
-    admin = private_redis.client()
+    admin = private_server.client()
     admin.execute_command("CLIENT", "PAUSE", 600, "ALL")
     with pytest.raises(redis.TimeoutError):
         script(["counter"], [1])
@@ -66,12 +68,12 @@ def test_a_timed_out_script_is_not_sent_again(private_redis):
     # was dropped, so Redis discarded it; a retry would have queued behind the pause and run).
     assert admin.get("counter") == "1"
     assert script(["counter"], [1]) == 2
-    client.close()
+    impatient.close()
     admin.close()
 
 
-def test_a_forked_child_uses_a_connection_of_its_own(client):
-    script = HotScript(client, COUNT)
+def test_a_forked_child_uses_a_connection_of_its_own(private_redis_client):
+    script = HotScript(private_redis_client, COUNT)
     assert script(["counter"], [1]) == 1
     child = os.fork()
     if child == 0:  # pragma: no cover - runs in the child
@@ -81,19 +83,19 @@ def test_a_forked_child_uses_a_connection_of_its_own(client):
     assert script(["counter"], [100]) == 111  # the parent's connection was not disturbed
 
 
-def test_a_script_error_reaches_the_caller_and_the_connection_stays_usable(client):
-    failing = HotScript(client, "return redis.call('INCR', KEYS[1], 'extra')")
+def test_a_script_error_reaches_the_caller_and_the_connection_stays_usable(private_redis_client):
+    failing = HotScript(private_redis_client, "return redis.call('INCR', KEYS[1], 'extra')")
     with pytest.raises(redis.ResponseError):
         failing(["counter"])
     assert failing._connection().can_read() is False  # nothing half-read left behind
-    assert HotScript(client, COUNT)(["counter"], [2]) == 2
+    assert HotScript(private_redis_client, COUNT)(["counter"], [2]) == 2
 
 
 def test_closing_the_client_closes_every_thread_s_connection_and_a_later_call_reconnects(
-    client,
+    private_redis_client,
 ):
     """Whoever closes the client they gave the store leaves no socket open behind it."""
-    script = HotScript(client, COUNT)
+    script = HotScript(private_redis_client, COUNT)
     connections = []
 
     def call() -> None:
@@ -105,7 +107,7 @@ def test_closing_the_client_closes_every_thread_s_connection_and_a_later_call_re
     other.start()
     other.join()
     assert len({id(connection) for connection in connections}) == 2
-    client.close()
+    private_redis_client.close()
     assert all(connection._sock is None for connection in connections)
     assert script(["counter"], [1]) == 3
 

@@ -9,7 +9,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app import create_app
 from tests.conftest import PASSWORD, AuthActions
 
 pytestmark = pytest.mark.redis
@@ -36,12 +35,13 @@ def _login_all_at_once(app, email: str, count: int, password: str = PASSWORD) ->
         return list(pool.map(login, range(count)))
 
 
-def test_concurrent_correct_logins_never_fail_with_500_and_keep_the_cap(settings, real_redis):
+def test_concurrent_correct_logins_never_fail_with_500_and_keep_the_cap(
+    settings, real_auth, real_redis, keys
+):
     cap = settings.max_sessions_per_user  # 20
-    app = create_app(settings, redis_client=real_redis)
-    user = AuthActions(app.test_client()).register()
+    user = real_auth.register()
 
-    responses = _login_all_at_once(app, user["email"], CONCURRENT_LOGINS)
+    responses = _login_all_at_once(real_auth.app, user["email"], CONCURRENT_LOGINS)
     statuses = Counter(response.status_code for response in responses)
     assert set(statuses) <= {200, 503}, statuses
     assert statuses[200] > 0
@@ -49,11 +49,11 @@ def test_concurrent_correct_logins_never_fail_with_500_and_keep_the_cap(settings
         if response.status_code == 503:
             assert response.json["error"]["code"] == "store_unavailable"
             assert int(response.headers["Retry-After"]) > 0
-    index = f"auth:{{{user['id']}}}:sessions"
+    index = keys.sessions(user["id"])
     live = [sid for sid in real_redis.zrange(index, 0, -1)
-            if real_redis.exists(f"auth:{{{user['id']}}}:session:{sid}")]  # fmt: skip
+            if real_redis.exists(keys.session(user["id"], sid))]  # fmt: skip
     assert len(live) == real_redis.zcard(index) == cap  # the cap holds, no stray index entry
-    stored = set(real_redis.scan_iter(f"auth:{{{user['id']}}}:session:*"))
+    stored = set(real_redis.scan_iter(keys.session(user["id"], "*")))
     assert len(stored) == cap
 
 
@@ -96,8 +96,8 @@ class PausedAfterPasswordCheck:
 
 
 @pytest.fixture
-def raced(settings, real_redis, monkeypatch):
-    app = create_app(settings, redis_client=real_redis)
+def raced(real_auth, monkeypatch):
+    app = real_auth.app
     return app, PausedAfterPasswordCheck(monkeypatch, app.extensions["rotor.auth"])
 
 
@@ -106,7 +106,7 @@ def _change_password(auth: AuthActions, access_token: str, current: str, new: st
                      json={"current_password": current, "new_password": new})  # fmt: skip
 
 
-def test_a_login_checked_against_the_old_password_cannot_outlive_a_change(raced, real_redis):
+def test_a_login_checked_against_the_old_password_cannot_outlive_a_change(raced, real_redis, keys):
     app, pause = raced
     owner = AuthActions(app.test_client())
     user = owner.register()
@@ -122,7 +122,7 @@ def test_a_login_checked_against_the_old_password_cannot_outlive_a_change(raced,
 
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_credentials"
-    assert real_redis.zrange(f"auth:{{{user['id']}}}:sessions", 0, -1) == [pair["session_id"]]
+    assert real_redis.zrange(keys.sessions(user["id"]), 0, -1) == [pair["session_id"]]
     assert owner.login(user["email"], "a brand new passphrase")["access_token"]
 
 

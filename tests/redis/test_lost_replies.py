@@ -16,7 +16,6 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app import create_app
 from app.store.client import load_script
 from tests.conftest import AuthActions
 from tests.servers import RedisServer, free_port
@@ -126,36 +125,31 @@ class FaultyPool(redis.ConnectionPool):
 
 
 @pytest.fixture
-def server(redis_server: RedisServer) -> RedisServer:
-    with redis_server.client() as client:
-        client.flushdb()
+def scripted_server(redis_server: RedisServer) -> RedisServer:
+    with redis_server.client() as admin:
+        admin.flushdb()
         for script in ("rotate", "create_session"):  # lost answers are the script's, not NOSCRIPT
-            client.script_load(load_script(script))
+            admin.script_load(load_script(script))
     return redis_server
 
 
 @pytest.fixture
-def faulty_client(server: RedisServer) -> Iterator[redis.Redis]:
+def faulty_client(scripted_server: RedisServer) -> Iterator[redis.Redis]:
     """A client whose armed connection loses one answer and lets redis-py retry (no backoff)."""
-    pool = FaultyPool(connection_class=LosesArmedReply, port=server.port,
+    pool = FaultyPool(connection_class=LosesArmedReply, port=scripted_server.port,
                       decode_responses=True, retry=Retry(NoBackoff(), 1))  # fmt: skip
     LosesArmedReply.lost = LosesArmedReply.sent = 0
-    client = redis.Redis(connection_pool=pool)
-    yield client
+    redis_client = redis.Redis(connection_pool=pool)
+    yield redis_client
     LosesArmedReply.armed.clear()
-    client.close()
+    redis_client.close()
 
 
 @pytest.fixture
-def proxy(server: RedisServer) -> Iterator[ReplyDroppingProxy]:
-    proxy = ReplyDroppingProxy(server.port, ROTATE_SHA)
+def proxy(scripted_server: RedisServer) -> Iterator[ReplyDroppingProxy]:
+    proxy = ReplyDroppingProxy(scripted_server.port, ROTATE_SHA)
     yield proxy
     proxy.close()
-
-
-def _auth(settings, client, grace: int) -> AuthActions:
-    app = create_app(settings.replace(refresh_reuse_grace=grace), redis_client=client)
-    return AuthActions(app.test_client())
 
 
 def _assert_rotation_survived(auth: AuthActions, pair: dict, response) -> None:
@@ -169,21 +163,23 @@ def _assert_rotation_survived(auth: AuthActions, pair: dict, response) -> None:
 
 
 @pytest.mark.parametrize("grace", [0, 10])
-def test_a_rotation_resent_after_a_dropped_connection_is_not_reuse(settings, proxy, grace):
-    client = redis.Redis.from_url(proxy.url, decode_responses=True)
-    auth = _auth(settings, client, grace)
+def test_a_rotation_resent_after_a_dropped_connection_is_not_reuse(app_factory, proxy, grace):
+    proxied = redis.Redis.from_url(proxy.url, decode_responses=True)
+    auth = app_factory(proxied, refresh_reuse_grace=grace)
     pair = auth.register_and_login()
 
     proxy.armed.set()
     response = auth.refresh(pair["refresh_token"])
     assert (proxy.dropped, proxy.seen) == (1, 2)  # it ran, its answer was lost, it ran again
     _assert_rotation_survived(auth, pair, response)
-    client.close()
+    proxied.close()
 
 
 @pytest.mark.parametrize("grace", [0, 10])
-def test_a_rotation_redis_py_retries_after_a_timeout_is_not_reuse(settings, faulty_client, grace):
-    auth = _auth(settings, faulty_client, grace)
+def test_a_rotation_redis_py_retries_after_a_timeout_is_not_reuse(
+    app_factory, faulty_client, grace
+):
+    auth = app_factory(faulty_client, refresh_reuse_grace=grace)
     pair = auth.register_and_login()
 
     LosesArmedReply.sha, LosesArmedReply.sent = ROTATE_SHA.decode(), 0
@@ -193,8 +189,8 @@ def test_a_rotation_redis_py_retries_after_a_timeout_is_not_reuse(settings, faul
     _assert_rotation_survived(auth, pair, response)
 
 
-def test_a_login_redis_py_retries_after_a_timeout_opens_one_session(settings, faulty_client):
-    auth = _auth(settings, faulty_client, 10)
+def test_a_login_redis_py_retries_after_a_timeout_opens_one_session(app_factory, faulty_client):
+    auth = app_factory(faulty_client, refresh_reuse_grace=10)
     user = auth.register()
     others = [auth.login(user["email"]) for _ in range(2)]
 

@@ -35,14 +35,13 @@ def test_scan_sessions_yields_every_session_in_batches_and_no_other_key(app, aut
 
 
 def test_session_pattern_matches_only_its_own_prefix_even_with_glob_characters(
-    make_app, redis_client
+    auth_with, redis_client
 ):
-    plain = AuthActions(make_app(redis_key_prefix="tx:").test_client())
-    globby_app = make_app(redis_key_prefix="t*:")
-    globby = AuthActions(globby_app.test_client())
+    plain = auth_with(redis_key_prefix="tx:")
+    globby = auth_with(redis_key_prefix="t*:")
     _sessions(plain, users=2, each=1)
     _sessions(globby, users=1, each=1)
-    store: Store = globby_app.extensions["rotor.store"]
+    store: Store = globby.app.extensions["rotor.store"]
     matched = list(redis_client.scan_iter(match=store.keys.session_pattern()))
     assert len(matched) == 1 and matched[0].startswith("t*:{")
     assert store.count_sessions() == 1

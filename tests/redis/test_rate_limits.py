@@ -14,29 +14,23 @@ import bcrypt
 import pytest
 from flask_jwt_extended import JWTManager
 
-from app import create_app
 from tests.conftest import PASSWORD, AuthActions
 
 pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def limited(settings, real_backend, real_redis):
-    """An app with rate limits on, counting in the real Redis (a server or a cluster)."""
-
-    apps = []
+def limited(app_factory, real_backend, real_redis):
+    """An app with rate limits on, counting in the real Redis (a server or a cluster, flushed
+    through ``real_redis``); it connects from its settings, as the limiter does."""
 
     def build(**limits) -> AuthActions:
-        configured = settings.replace(
+        return app_factory(
             ratelimit_enabled=True, redis_url=real_backend.url, redis_cluster=real_backend.cluster,
             **limits,
         )  # fmt: skip
-        apps.append(create_app(configured))
-        return AuthActions(apps[-1].test_client())
 
-    yield build
-    for app in apps:  # the app's own connections to the real Redis
-        app.extensions["rotor.store"].client.close()
+    return build
 
 
 def _login(auth: AuthActions, email: str, password: str, ip: str = "10.0.0.1"):
@@ -102,9 +96,9 @@ def test_concurrent_wrong_passwords_reach_bcrypt_at_most_the_limit(limited, monk
     barrier = threading.Barrier(40)
 
     def guess(i: int):
-        client = auth.client.application.test_client()
+        guesser = auth.app.test_client()
         barrier.wait()
-        return client.post(
+        return guesser.post(
             "/api/auth/login", json={"email": user["email"], "password": f"wrong {i}"},
             environ_base={"REMOTE_ADDR": "10.0.3.1"},
         )  # fmt: skip
@@ -195,7 +189,7 @@ def test_a_limited_refresh_verifies_its_token_once(limited, monkeypatch, sent_in
 def test_cookie_refreshes_behind_one_ip_are_limited_per_session(limited):
     """Two browsers behind one NAT: each session spends its own refresh budget."""
     auth = limited(ratelimit_refresh_session="2 per minute")
-    app = auth.client.application
+    app = auth.app
     browsers = []
     for _ in range(2):
         browser = app.test_client()
@@ -236,19 +230,17 @@ def test_registrations_from_one_ip_are_limited(limited):
 def test_rate_limit_counters_live_under_the_key_prefix(limited, real_redis):
     auth = limited()
     auth.register_and_login()
-    keys = list(real_redis.scan_iter("*"))
-    assert any(key.startswith("auth:ratelimit") for key in keys)
-    assert all(key.startswith("auth:") for key in keys)
-    assert all(real_redis.ttl(key) > 0 for key in keys if key.startswith("auth:ratelimit"))
+    stored = list(real_redis.scan_iter("*"))
+    assert any(key.startswith("auth:ratelimit") for key in stored)
+    assert all(key.startswith("auth:") for key in stored)
+    assert all(real_redis.ttl(key) > 0 for key in stored if key.startswith("auth:ratelimit"))
 
 
 @pytest.mark.slow
-def test_limiter_storage_down_answers_503(settings, private_redis):
-    app = create_app(settings.replace(ratelimit_enabled=True, redis_url=private_redis.url,
-                                      redis_timeout=0.5))  # fmt: skip
-    client = app.test_client()
-    private_redis.stop()
+def test_limiter_storage_down_answers_503(app_factory, private_server):
+    client = app_factory(ratelimit_enabled=True, redis_url=private_server.url,
+                         redis_timeout=0.5).client  # fmt: skip
+    private_server.stop()
     response = client.post("/api/auth/login", json={"email": "a@x.io", "password": PASSWORD})
     assert response.status_code == 503
     assert response.json["error"]["code"] == "store_unavailable"
-    app.extensions["rotor.store"].client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.crc import key_slot
 
-from tests.conftest import PASSWORD, AuthActions
+from tests.conftest import PASSWORD
 
 
 def _dump_everything(redis_client) -> str:
@@ -51,8 +51,8 @@ def test_redis_holds_no_token_or_password_and_every_session_key_has_a_ttl(real_a
             assert ttl > 0, key
 
 
-def test_every_key_starts_with_the_configured_prefix(make_app, redis_client):
-    auth = AuthActions(make_app(redis_key_prefix="rotor-test:").test_client())
+def test_every_key_starts_with_the_configured_prefix(auth_with, redis_client):
+    auth = auth_with(redis_key_prefix="rotor-test:")
     pair = auth.register_and_login()
     auth.refresh(pair["refresh_token"])
     auth.post("/api/auth/logout", pair["access_token"])
@@ -79,16 +79,16 @@ def test_access_fails_closed_when_redis_was_flushed(auth, redis_client):
     assert auth.refresh(pair["refresh_token"]).json["error"]["code"] == "token_revoked"
 
 
-def test_deleting_the_user_record_ends_access(auth, redis_client):
+def test_deleting_the_user_record_ends_access(auth, redis_client, keys):
     pair = auth.register_and_login()
-    redis_client.delete(f"auth:{{{pair['user_id']}}}:user")
+    redis_client.delete(keys.user(pair["user_id"]))
     assert auth.me(pair["access_token"]).status_code == 401
     assert auth.refresh(pair["refresh_token"]).status_code == 401
 
 
-def test_disabled_user_is_refused_everywhere(auth, client, redis_client):
+def test_disabled_user_is_refused_everywhere(auth, client, redis_client, keys):
     pair = auth.register_and_login()
-    redis_client.hset(f"auth:{{{pair['user_id']}}}:user", "disabled", "1")
+    redis_client.hset(keys.user(pair["user_id"]), "disabled", "1")
     assert auth.me(pair["access_token"]).status_code == 401
     assert auth.refresh(pair["refresh_token"]).status_code == 401
     response = client.post("/api/auth/login", json={"email": pair["email"], "password": PASSWORD})
@@ -96,21 +96,22 @@ def test_disabled_user_is_refused_everywhere(auth, client, redis_client):
 
 
 @pytest.mark.parametrize("email", ["{x}@x.io", "*@x.io", "a'b@x.io", "user+{1}*@x.io"])
-def test_emails_with_key_syntax_cannot_reach_other_keys(auth, redis_client, email):
+def test_emails_with_key_syntax_cannot_reach_other_keys(auth, redis_client, keys, email):
     victim = auth.register_and_login()
     attacker = auth.register(email)
     assert auth.login(email)["access_token"]
     assert auth.me(victim["access_token"]).status_code == 200
-    assert redis_client.get(f"auth:email:{email}") == attacker["id"]
+    assert redis_client.get(keys.email(email)) == attacker["id"]
 
 
-def test_grace_successor_is_sealed_not_stored(auth, redis_client):
+def test_grace_successor_is_sealed_not_stored(auth, redis_client, keys):
     pair = auth.register_and_login()
     rotated = auth.refresh(pair["refresh_token"]).json
-    grace = redis_client.hgetall(f"auth:{{{pair['user_id']}}}:grace:{pair['session_id']}")
+    grace_key = keys.grace(pair["user_id"], pair["session_id"])
+    grace = redis_client.hgetall(grace_key)
     assert set(grace) == {"rt", "pair"}
     assert rotated["refresh_token"] not in grace["pair"]
-    assert 0 < redis_client.pttl(f"auth:{{{pair['user_id']}}}:grace:{pair['session_id']}") <= 10_000
+    assert 0 < redis_client.pttl(grace_key) <= 10_000
 
 
 @pytest.mark.parametrize("email", ["alice:sessions", "a b@x.io", "a\n@x.io", "*", "{x}"])

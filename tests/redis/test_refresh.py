@@ -8,17 +8,15 @@ import time
 import jwt
 import pytest
 
-from app import create_app
-from tests.conftest import SECRET, AuthActions
+from tests.conftest import SECRET
 
 
 def _claims(token: str) -> dict:
     return jwt.decode(token, SECRET, algorithms=["HS256"], audience="rotor")
 
 
-def test_refresh_rotates_to_a_new_pair_and_consumed_token_is_refused(make_app):
-    client = make_app(refresh_reuse_grace=0).test_client()
-    auth = AuthActions(client)
+def test_refresh_rotates_to_a_new_pair_and_consumed_token_is_refused(auth_with):
+    auth = auth_with(refresh_reuse_grace=0)
     pair = auth.register_and_login()
     response = auth.refresh(pair["refresh_token"])
     assert response.status_code == 200
@@ -85,11 +83,11 @@ def test_grace_replay_is_refused_once_the_successor_was_used(auth):
 
 
 @pytest.mark.slow
-def test_grace_replay_is_refused_after_the_window(make_app):
-    auth = AuthActions(make_app(refresh_reuse_grace=1).test_client())
+def test_grace_replay_is_refused_after_the_window(auth_with):
+    auth = auth_with(refresh_reuse_grace=1)
     pair = auth.register_and_login()
     successor = auth.refresh(pair["refresh_token"]).json
-    time.sleep(1.1)
+    time.sleep(1.1)  # the window is the grace hash's Redis TTL: real time is the behaviour
     late = auth.refresh(pair["refresh_token"])
     assert late.json["error"]["code"] == "token_reused"
     assert auth.refresh(successor["refresh_token"]).json["error"]["code"] == "token_revoked"
@@ -147,19 +145,19 @@ def test_refresh_token_is_refused_where_an_access_token_is_expected(auth):
     assert response.json["error"]["code"] == "invalid_token"
 
 
-def test_refresh_expiry_agrees_with_the_session_deadline(make_app, redis_client):
-    auth = AuthActions(make_app(refresh_token_ttl=3600, session_max_lifetime=5000).test_client())
+def test_refresh_expiry_agrees_with_the_session_deadline(auth_with, redis_client, keys):
+    auth = auth_with(refresh_token_ttl=3600, session_max_lifetime=5000)
     pair = auth.register_and_login()
     claims = _claims(pair["refresh_token"])
     assert pair["refresh_expires_in"] == 3600
     assert claims["exp"] - claims["iat"] == 3600
     assert pair["expires_in"] == 900
-    key = f"auth:{{{pair['user_id']}}}:session:{pair['session_id']}"
+    key = keys.session(pair["user_id"], pair["session_id"])
     # TTLs are set relative to the app's clock (immune to skew): the request's ms may differ.
     assert abs(redis_client.pexpiretime(key) - claims["exp"] * 1000) <= 1000
 
     # Near the absolute deadline the idle window is cut short.
-    auth = AuthActions(make_app(refresh_token_ttl=3600, session_max_lifetime=600).test_client())
+    auth = auth_with(refresh_token_ttl=3600, session_max_lifetime=600)
     pair = auth.register_and_login()
     claims = _claims(pair["refresh_token"])
     assert pair["refresh_expires_in"] == 600 == claims["exp"] - claims["iat"]
@@ -168,9 +166,9 @@ def test_refresh_expiry_agrees_with_the_session_deadline(make_app, redis_client)
     assert 0 < rotated["refresh_expires_in"] <= 600
 
 
-def test_no_access_token_outlives_the_session_deadline(make_app):
+def test_no_access_token_outlives_the_session_deadline(auth_with):
     """A session's last pairs: the access token ends with the session, not 900 s later."""
-    auth = AuthActions(make_app(refresh_token_ttl=3600, session_max_lifetime=600).test_client())
+    auth = auth_with(refresh_token_ttl=3600, session_max_lifetime=600)
     pair = auth.register_and_login()
     access, refresh = _claims(pair["access_token"]), _claims(pair["refresh_token"])
     assert access["exp"] == refresh["exp"] == refresh["sxp"]
@@ -184,20 +182,22 @@ def test_no_access_token_outlives_the_session_deadline(make_app):
     assert auth.me(rotated["access_token"]).status_code == 200
 
 
-@pytest.mark.slow
-def test_idle_session_expires(make_app, redis_client):
-    auth = AuthActions(make_app(refresh_token_ttl=1).test_client())
+def test_an_idle_session_expires_with_its_refresh_token(
+    auth_with, redis_client, keys, time_machine
+):
+    auth = auth_with(refresh_token_ttl=1)
     pair = auth.register_and_login()
-    time.sleep(1.1)
+    # Redis drops the session within the idle TTL: its key's own TTL (Redis keeps real time).
+    assert 0 < redis_client.pttl(keys.session(pair["user_id"], pair["session_id"])) <= 1000
+    time_machine.move_to(_claims(pair["refresh_token"])["exp"] + 1)
     response = auth.refresh(pair["refresh_token"])
     assert response.status_code == 401
     assert response.json["error"]["code"] == "token_expired"
-    assert redis_client.exists(f"auth:{{{pair['user_id']}}}:session:{pair['session_id']}") == 0
 
 
-@pytest.mark.slow
-def test_rotation_cannot_extend_a_session_past_its_absolute_lifetime(make_app):
-    auth = AuthActions(make_app(refresh_token_ttl=60, session_max_lifetime=2).test_client())
+def test_rotation_cannot_extend_a_session_past_its_absolute_lifetime(auth_with, time_machine):
+    auth = auth_with(refresh_token_ttl=60, session_max_lifetime=2)
+    time_machine.move_to(time.time(), tick=False)  # the clock moves only when the test says
     pair = auth.register_and_login()
     token = pair["refresh_token"]
     deadline = _claims(token)["sxp"]
@@ -206,8 +206,8 @@ def test_rotation_cannot_extend_a_session_past_its_absolute_lifetime(make_app):
         assert response.status_code == 200
         assert _claims(response.json["refresh_token"])["exp"] <= deadline
         token = response.json["refresh_token"]
-        time.sleep(0.2)
-    time.sleep(max(deadline - time.time(), 0) + 0.05)
+        time_machine.shift(0.2)
+    time_machine.shift(max(deadline - time.time(), 0) + 0.05)
     assert auth.refresh(token).json["error"]["code"] == "token_expired"
 
 
@@ -228,9 +228,8 @@ def _race(auth, token: str, threads: int = 16) -> list:
 
 
 @pytest.mark.redis
-def test_concurrent_refreshes_without_grace_have_one_winner(settings, real_redis):
-    app = create_app(settings.replace(refresh_reuse_grace=0), redis_client=real_redis)
-    auth = AuthActions(app.test_client())
+def test_concurrent_refreshes_without_grace_have_one_winner(app_factory, real_redis):
+    auth = app_factory(real_redis, refresh_reuse_grace=0)
     pair = auth.register_and_login()
     results = _race(auth, pair["refresh_token"])
     winners = [r for r in results if r.status_code == 200]
@@ -244,9 +243,8 @@ def test_concurrent_refreshes_without_grace_have_one_winner(settings, real_redis
 
 
 @pytest.mark.redis
-def test_concurrent_refreshes_in_grace_all_get_the_same_successor(settings, real_redis):
-    app = create_app(settings.replace(refresh_reuse_grace=10), redis_client=real_redis)
-    auth = AuthActions(app.test_client())
+def test_concurrent_refreshes_in_grace_all_get_the_same_successor(app_factory, real_redis):
+    auth = app_factory(real_redis, refresh_reuse_grace=10)
     pair = auth.register_and_login()
     results = _race(auth, pair["refresh_token"])
     assert [r.status_code for r in results] == [200] * 16
@@ -265,9 +263,9 @@ def test_concurrent_refreshes_in_grace_all_get_the_same_successor(settings, real
     ],
 )
 def test_reuse_policy_decides_what_reuse_ends(
-    make_app, caplog, policy, reused_session_alive, other_session_alive
+    auth_with, caplog, policy, reused_session_alive, other_session_alive
 ):
-    auth = AuthActions(make_app(reuse_policy=policy, refresh_reuse_grace=0).test_client())
+    auth = auth_with(reuse_policy=policy, refresh_reuse_grace=0)
     user = auth.register()
     phone = auth.login(user["email"])
     laptop = auth.login(user["email"])

@@ -18,10 +18,8 @@ import schemathesis
 from flask import Flask
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from app import create_app
 from app.auth.passwords import is_common_password
-from config import Settings
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, AppFactory
 from tests.servers import RedisServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -87,12 +85,14 @@ def real_backend(redis_server: RedisServer) -> RedisServer:
         pytest.param(("anonymous", True), id="anonymous-rate-limited"),
     ]
 )
-def api_schema(request: pytest.FixtureRequest, settings: Settings, real_redis: redis.Redis) -> Any:
+def api_schema(
+    request: pytest.FixtureRequest, app_factory: AppFactory, real_redis: redis.Redis
+) -> Any:
     who, rate_limited = request.param
     # schemathesis 4.32.5's from_fixture reads and writes `_nodeid`, which pytest 9.2 dropped
     # (it has `nodeid` only); give it the attribute so the per-operation subtests can run.
     request.node._nodeid = request.node.nodeid
-    app = create_app(settings.replace(ratelimit_enabled=rate_limited), redis_client=real_redis)
+    app = app_factory.app(real_redis, ratelimit_enabled=rate_limited)
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD, AuthActions
+from tests.conftest import PASSWORD
 
 
 def test_sessions_lists_only_the_callers_sessions_newest_first(auth):
@@ -62,12 +62,12 @@ def test_ending_someone_elses_or_unknown_session_is_not_found(auth, session_id):
     assert auth.me(theirs["access_token"]).status_code == 200
 
 
-def test_logout_ends_the_session_and_its_access_token(auth, redis_client):
+def test_logout_ends_the_session_and_its_access_token(auth, redis_client, keys):
     pair = auth.register_and_login()
     assert auth.post("/api/auth/logout", pair["access_token"]).status_code == 204
     assert auth.me(pair["access_token"]).status_code == 401
     assert auth.refresh(pair["refresh_token"]).json["error"]["code"] == "token_revoked"
-    denied = redis_client.keys("auth:*:denied:*")
+    denied = redis_client.keys(keys.denied(pair["user_id"], "*"))
     assert len(denied) == 1
     assert 0 < redis_client.ttl(denied[0]) <= 900
 
@@ -137,8 +137,8 @@ def test_password_change_validates_the_new_password(auth):
     assert "new_password" in response.json["error"]["details"]
 
 
-def test_login_beyond_the_limit_evicts_the_oldest_session(make_app):
-    auth = AuthActions(make_app(max_sessions_per_user=3).test_client())
+def test_login_beyond_the_limit_evicts_the_oldest_session(auth_with):
+    auth = auth_with(max_sessions_per_user=3)
     user = auth.register()
     logins = [auth.login(user["email"], user_agent=f"device {i}") for i in range(4)]
     assert auth.me(logins[0]["access_token"]).json["error"]["code"] == "token_revoked"
@@ -149,22 +149,22 @@ def test_login_beyond_the_limit_evicts_the_oldest_session(make_app):
     assert [s["user_agent"] for s in sessions] == ["device 3", "device 2", "device 1"]
 
 
-def test_expired_index_entries_do_not_count_against_the_limit(make_app, redis_client):
-    auth = AuthActions(make_app(max_sessions_per_user=2).test_client())
+def test_expired_index_entries_do_not_count_against_the_limit(auth_with, redis_client, keys):
+    auth = auth_with(max_sessions_per_user=2)
     user = auth.register()
     first = auth.login(user["email"])
     # The session key expired (an operator's delete looks the same): its index entry lingers.
-    redis_client.delete(f"auth:{{{user['id']}}}:session:{first['session_id']}")
+    redis_client.delete(keys.session(user["id"], first["session_id"]))
     second = auth.login(user["email"])
     third = auth.login(user["email"])
     assert auth.me(second["access_token"]).status_code == 200
     assert auth.me(third["access_token"]).status_code == 200
-    assert redis_client.zcard(f"auth:{{{user['id']}}}:sessions") == 2
+    assert redis_client.zcard(keys.sessions(user["id"])) == 2
 
 
 @pytest.mark.parametrize(("trusted_proxies", "expected_ip"), [(0, "10.0.0.9"), (1, "203.0.113.5")])
-def test_client_address_comes_from_trusted_proxies_only(make_app, trusted_proxies, expected_ip):
-    auth = AuthActions(make_app(trusted_proxies=trusted_proxies).test_client())
+def test_client_address_comes_from_trusted_proxies_only(auth_with, trusted_proxies, expected_ip):
+    auth = auth_with(trusted_proxies=trusted_proxies)
     user = auth.register()
     response = auth.client.post(
         "/api/auth/login", json={"email": user["email"], "password": PASSWORD},

@@ -4,23 +4,7 @@ with explicit types and a strict CSP, the JSON envelope for anything else.
 
 from __future__ import annotations
 
-import fakeredis
 import pytest
-from flask.testing import FlaskClient
-
-from app import create_app
-from config import Settings
-
-
-def _client(settings: Settings) -> FlaskClient:
-    # The demo has nothing to do with storage: one fakeredis, not every backend.
-    app = create_app(settings, redis_client=fakeredis.FakeRedis(decode_responses=True))
-    return app.test_client()
-
-
-@pytest.fixture
-def client(settings: Settings) -> FlaskClient:
-    return _client(settings)
 
 
 @pytest.mark.parametrize(
@@ -56,8 +40,8 @@ def test_anything_else_under_demo_is_a_json_404(client, path):
     assert response.json["error"]["code"] == "not_found"
 
 
-def test_production_does_not_serve_the_demo(settings):
-    client = _client(settings.replace(env="production", bcrypt_rounds=10))
+def test_production_does_not_serve_the_demo(auth_with):
+    client = auth_with(env="production", bcrypt_rounds=10).client
     response = client.get("/demo/")
     assert response.status_code == 404
     assert response.json["error"]["code"] == "not_found"

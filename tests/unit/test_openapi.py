@@ -5,17 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import fakeredis
 import pytest
 import schemathesis
-from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app
 from app.api import openapi
 from app.api.openapi import OPERATIONS, documented_rules
 from app.api.schemas import PASSWORD_MAX, PASSWORD_MIN
-from config import Settings
 
 # API.md's table: every endpoint with its success status and the errors it names.
 CONTRACT = [
@@ -37,19 +33,8 @@ JSON_BODY_ERRORS = {"400", "413", "415", "422"}
 
 
 @pytest.fixture
-def doc_app(settings: Settings) -> Flask:
-    """The document does not depend on the backend: one fakeredis app is enough."""
-    return create_app(settings, redis_client=fakeredis.FakeRedis(decode_responses=True))
-
-
-@pytest.fixture
-def doc_client(doc_app: Flask) -> FlaskClient:
-    return doc_app.test_client()
-
-
-@pytest.fixture
-def document(doc_client: FlaskClient) -> dict[str, Any]:
-    response = doc_client.get("/api/openapi.json")
+def document(client: FlaskClient) -> dict[str, Any]:
+    response = client.get("/api/openapi.json")
     assert response.status_code == 200
     assert response.mimetype == "application/json"
     return dict(response.json)
@@ -64,15 +49,15 @@ def _operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any
     }
 
 
-def test_document_lists_every_rule_of_the_url_map_and_nothing_else(doc_app, document):
-    routes = {(method, path) for _endpoint, path, method in documented_rules(doc_app)}
+def test_document_lists_every_rule_of_the_url_map_and_nothing_else(app, document):
+    routes = {(method, path) for _endpoint, path, method in documented_rules(app)}
     assert set(_operations(document)) == routes
 
 
-def test_every_view_has_exactly_one_entry_in_the_operations_table(doc_app):
+def test_every_view_has_exactly_one_entry_in_the_operations_table(app):
     endpoints = {
         rule.endpoint
-        for rule in doc_app.url_map.iter_rules()
+        for rule in app.url_map.iter_rules()
         if rule.endpoint not in openapi.UNDOCUMENTED_ENDPOINTS
         and rule.endpoint.partition(".")[0] not in openapi.UNDOCUMENTED_BLUEPRINTS
     }
@@ -134,13 +119,10 @@ def test_token_pairs_come_in_the_body_or_in_cookies_and_are_not_cached(document)
     [(True, "__Host-access_token_cookie"), (False, "access_token_cookie")],
 )
 def test_cookie_mode_is_documented_with_this_apps_cookie_names(
-    settings, cookie_secure, access_cookie
+    auth_with, cookie_secure, access_cookie
 ):
-    app = create_app(
-        settings.replace(cookie_secure=cookie_secure),
-        redis_client=fakeredis.FakeRedis(decode_responses=True),
-    )
-    document = app.test_client().get("/api/openapi.json").json
+    client = auth_with(cookie_secure=cookie_secure).client
+    document = client.get("/api/openapi.json").json
     schemes = document["components"]["securitySchemes"]
     assert schemes["accessCookie"] == {**schemes["accessCookie"], "in": "cookie",
                                        "name": access_cookie}  # fmt: skip
@@ -188,31 +170,29 @@ def test_schema_constraints_are_the_validation_rules(document):
     assert document["components"]["schemas"]["Register"]["required"] == ["email", "password"]
 
 
-def test_protected_endpoints_declare_the_bearer_scheme_and_refuse_anonymous_calls(
-    doc_client, document
-):
+def test_protected_endpoints_declare_the_bearer_scheme_and_refuse_anonymous_calls(client, document):
     scheme = document["components"]["securitySchemes"]["accessToken"]
     assert scheme == {**scheme, "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     for (method, path), operation in _operations(document).items():
         url = path.replace("{session_id}", "0123abcd")
-        response = doc_client.open(url, method=method.upper())
+        response = client.open(url, method=method.upper())
         refused = response.status_code == 401 and response.json["error"]["code"] == "missing_token"
         schemes = {name for requirement in operation.get("security", []) for name in requirement}
         requires_token = bool(schemes & {"accessToken", "refreshToken"})
         assert refused == requires_token, (method, path, response.status_code)
 
 
-def test_document_is_built_once_per_app(doc_client, monkeypatch):
+def test_document_is_built_once_per_app(client, monkeypatch):
     builds = []
     build = openapi.build_document
     monkeypatch.setattr(openapi, "build_document", lambda app: builds.append(app) or build(app))
-    first = doc_client.get("/api/openapi.json").json
-    assert doc_client.get("/api/openapi.json").json == first
+    first = client.get("/api/openapi.json").json
+    assert client.get("/api/openapi.json").json == first
     assert len(builds) == 1
 
 
-def test_docs_page_is_self_contained_html(doc_client):
-    response = doc_client.get("/api/docs")
+def test_docs_page_is_self_contained_html(client):
+    response = client.get("/api/docs")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
@@ -225,11 +205,11 @@ def test_docs_page_is_self_contained_html(doc_client):
     assert "connect-src 'self'" in policy
 
 
-def test_docs_page_loads_no_inline_script_or_style(doc_client):
-    page = doc_client.get("/api/docs").get_data(as_text=True)
+def test_docs_page_loads_no_inline_script_or_style(client):
+    page = client.get("/api/docs").get_data(as_text=True)
     assert not re.search(r"<script(?![^>]*\bsrc=)", page)
     assert "<style" not in page and "style=" not in page
-    policy = doc_client.get("/api/docs").headers["Content-Security-Policy"]
+    policy = client.get("/api/docs").headers["Content-Security-Policy"]
     assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
 
 
@@ -241,8 +221,8 @@ def test_docs_page_loads_no_inline_script_or_style(doc_client):
         ("/api/docs/static/docs.js", "text/javascript"),
     ],
 )
-def test_docs_page_assets_are_served_from_this_origin(doc_client, path, mimetype):
-    response = doc_client.get(path)
+def test_docs_page_assets_are_served_from_this_origin(client, path, mimetype):
+    response = client.get(path)
     assert response.status_code == 200
     assert response.mimetype == mimetype
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
@@ -252,7 +232,7 @@ def test_docs_page_assets_are_served_from_this_origin(doc_client, path, mimetype
 @pytest.mark.parametrize(
     "name", ["index.html", "oauth2-redirect.html", "../__init__.py", "swagger-ui.js.map"]
 )
-def test_docs_serves_no_other_file_of_the_bundle(doc_client, name):
-    response = doc_client.get(f"/api/docs/swagger-ui/{name}")
+def test_docs_serves_no_other_file_of_the_bundle(client, name):
+    response = client.get(f"/api/docs/swagger-ui/{name}")
     assert response.status_code == 404
     assert response.json["error"]["code"] == "not_found"

@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import fakeredis
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, get_default_algorithms
 
-from app import create_app
 from app.auth.keys import KeyRing, thumbprint, write_key_pair
 from config import ConfigError, PemKey, Settings
 from tests.conftest import AuthActions
@@ -67,14 +65,15 @@ def private_keys() -> dict[str, list[Any]]:
     return {algorithm: [_new_key(algorithm) for _ in range(2)] for algorithm in ASYMMETRIC}
 
 
-def _settings(base: Settings, algorithm: str, keys: list[Any]) -> Settings:
+def _key_changes(algorithm: str, keys: list[Any]) -> dict[str, Any]:
+    """The settings that put Rotor on ``algorithm`` with ``keys`` (the first signs)."""
     if algorithm == "HS256":
-        return base
+        return {}
     pem_keys = tuple(
         PemKey(f"key-{i}", _pem(key) if _is_private(key) else _public_pem(key))
         for i, key in enumerate(keys)
     )
-    return base.replace(jwt_algorithm=algorithm, jwt_signing_keys=pem_keys)
+    return {"jwt_algorithm": algorithm, "jwt_signing_keys": pem_keys}
 
 
 def _is_private(key: Any) -> bool:
@@ -139,24 +138,21 @@ class Keyed:
     keys: list[Any]
 
 
-def _keyed(settings: Settings, algorithm: str, keys: list[Any], redis_client: Any = None) -> Keyed:
-    app = create_app(
-        _settings(settings, algorithm, keys),
-        redis_client=redis_client or fakeredis.FakeRedis(decode_responses=True),
-    )
-    ring = app.extensions["rotor.auth"].tokens.keys
-    return Keyed(algorithm, AuthActions(app.test_client()), ring, keys)
+def _keyed(auth_with: Callable[..., AuthActions], algorithm: str, keys: list[Any]) -> Keyed:
+    auth = auth_with(**_key_changes(algorithm, keys))
+    ring = auth.app.extensions["rotor.auth"].tokens.keys
+    return Keyed(algorithm, auth, ring, keys)
 
 
 @pytest.fixture(params=ALGORITHMS)
-def keyed(request, settings, private_keys) -> Keyed:
+def keyed(request, auth_with, private_keys) -> Keyed:
     """The app on each algorithm in turn (fakeredis: these tests are about tokens)."""
-    return _keyed(settings, request.param, private_keys.get(request.param, [])[:1])
+    return _keyed(auth_with, request.param, private_keys.get(request.param, [])[:1])
 
 
 @pytest.fixture(params=ASYMMETRIC)
-def asymmetric(request, settings, private_keys) -> Keyed:
-    return _keyed(settings, request.param, private_keys[request.param][:1])
+def asymmetric(request, auth_with, private_keys) -> Keyed:
+    return _keyed(auth_with, request.param, private_keys[request.param][:1])
 
 
 # -- issuing and verifying ------------------------------------------------------------------
@@ -219,7 +215,7 @@ def test_kid_is_the_rfc_7638_thumbprint_of_the_key(algorithm, private_keys):
                 "RSA": ("e", "kty", "n")}[jwk["kty"]]  # fmt: skip
     canonical = json.dumps({name: jwk[name] for name in sorted(required)}, separators=(",", ":"))
     expected = _b64(hashlib.sha256(canonical.encode()).digest())
-    ring = KeyRing.from_settings(_settings(_base(), algorithm, [key]))
+    ring = KeyRing.from_settings(_base().replace(**_key_changes(algorithm, [key])))
     assert ring.signing.kid == expected
 
 
@@ -332,14 +328,12 @@ def test_tampered_truncated_and_re_encoded_signatures_are_refused(asymmetric):
 
 
 @pytest.mark.parametrize("algorithm", ["EdDSA", "RS256"])
-def test_rotation_keeps_old_tokens_until_the_old_key_is_removed(
-    algorithm, settings, private_keys, redis_client
-):
+def test_rotation_keeps_old_tokens_until_the_old_key_is_removed(algorithm, auth_with, private_keys):
     """The README procedure: publish, switch, wait, remove. Three deployments, one Redis."""
     old, new = private_keys[algorithm]
 
     def deploy(*keys: Any) -> Keyed:
-        return _keyed(settings, algorithm, list(keys), redis_client)
+        return _keyed(auth_with, algorithm, list(keys))
 
     before = deploy(old)
     old_kid = before.ring.signing.kid

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import time
 
-import fakeredis
 import jwt
 import pytest
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 
-from app import create_app
 from app.auth.passwords import PasswordHasher
 from app.auth.tokens import TokenPair, seal_pair, token_hash, unseal_pair
-from config import Settings
 
 KEY = "unit-test-key-unit-test-key-unit-test-key-unit-test-key-0123456"
 
@@ -38,10 +35,9 @@ def test_grace_key_is_not_the_stored_hash():
 
 
 @pytest.fixture
-def issued():
+def issued(auth_with):
     """A pair issued by an app's flask-jwt-extended (fakeredis: no server), in its context."""
-    settings = Settings(env="testing", jwt_secret_key=KEY, bcrypt_rounds=4).validated()
-    app = create_app(settings, redis_client=fakeredis.FakeRedis(decode_responses=True))
+    app = auth_with(jwt_secret_key=KEY).app
     now = int(time.time())
     with app.app_context():
         pair = app.extensions["rotor.auth"].tokens.issue_pair(
@@ -101,7 +97,7 @@ def test_garbage_is_refused(issued, garbage):
         decode_token(garbage)
 
 
-def test_password_hasher_round_trip_and_dummy():
+def test_password_hasher_accepts_only_the_hashed_password_and_no_record():
     hasher = PasswordHasher(rounds=4)
     stored = hasher.hash("x" * 100)
     assert stored.startswith("$2b$04$")
