@@ -16,8 +16,13 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[embedded]'
 	touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.test-installed: pyproject.toml resource_kit/pyproject.toml \
+		examples/resource_server/requirements.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The resource-server example's install line from the README (the kit by relative path),
+	# then the kit editable, so the tests see its working copy.
+	$(BIN)/python -m pip install --quiet -r examples/resource_server/requirements.txt
+	$(BIN)/python -m pip install --quiet -e ./resource_kit
 	touch $@
 
 # The Python client (clients/python) in the same virtualenv: its tests start Rotor from it.

@@ -24,6 +24,10 @@ REUSE_POLICIES = ("revoke_session", "revoke_user", "alert_only")
 MIN_SECRET_BYTES = 32
 JWT_ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
 _NUMBERED_KEY = re.compile(r"JWT_PRIVATE_KEY_(\d+)")
+# Introspection client ids and secrets: URL-safe characters only, so HTTP Basic carries them
+# unchanged whether or not a client form-encodes them first (RFC 6749 2.3.1).
+_CLIENT_CREDENTIAL = re.compile(r"[A-Za-z0-9._~-]+")
+MIN_CLIENT_SECRET_CHARS = 16
 # Cookie mode (API.md "Web clients"): the refresh cookie is sent to the auth endpoints only;
 # cookie-authenticated requests with these methods echo the CSRF cookie in the CSRF header.
 REFRESH_COOKIE_PATH = "/api/auth"
@@ -122,6 +126,20 @@ def _list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in environ.get(name, "").split(",") if item.strip())
 
 
+def _introspection_clients(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """INTROSPECTION_CLIENTS: ``id:secret,id:secret`` as (id, secret) pairs."""
+    clients = []
+    for entry in _list(environ, "INTROSPECTION_CLIENTS"):
+        client_id, sep, secret = entry.partition(":")
+        if not sep:
+            # The entry itself is not quoted: it may be a secret.
+            raise ConfigError(
+                "INTROSPECTION_CLIENTS takes id:secret,id:secret,...: an entry has no ':'"
+            )
+        clients.append((client_id, secret))
+    return tuple(clients)
+
+
 def _address(text: str) -> tuple[str, int]:
     """(host, port) of ``host:port`` or ``[ipv6]:port``; ValueError when it is neither."""
     host, sep, port = text.rpartition(":")
@@ -162,6 +180,8 @@ class Settings:
     reuse_policy: str = "revoke_session"
     cookie_secure: bool = True
     metrics_token: str = ""
+    # Resource servers that may call POST /api/auth/introspect: (client id, secret) pairs.
+    introspection_clients: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto to trust
     cors_origins: tuple[str, ...] = ()
     # Rate limits, in Flask-Limiter's notation ("10/minute;100/hour").
@@ -206,6 +226,7 @@ class Settings:
             reuse_policy=env.get("REUSE_POLICY", d.reuse_policy),
             cookie_secure=_bool(env, "COOKIE_SECURE", d.cookie_secure),
             metrics_token=env.get("METRICS_TOKEN", d.metrics_token),
+            introspection_clients=_introspection_clients(env),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", d.trusted_proxies),
             cors_origins=_list(env, "CORS_ORIGINS"),
             ratelimit_login_account=env.get("RATELIMIT_LOGIN_ACCOUNT", d.ratelimit_login_account),
@@ -290,7 +311,25 @@ class Settings:
         if settings.redis_cluster and not settings.redis_url:
             raise ConfigError("REDIS_CLUSTER=1 needs REDIS_URL naming a cluster node")
         settings._validate_sentinels()
+        settings._validate_introspection_clients()
         return settings
+
+    def _validate_introspection_clients(self) -> None:
+        ids = [client_id for client_id, _ in self.introspection_clients]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("INTROSPECTION_CLIENTS names a client id twice")
+        for client_id, secret in self.introspection_clients:
+            if not _CLIENT_CREDENTIAL.fullmatch(client_id):
+                raise ConfigError(
+                    "INTROSPECTION_CLIENTS: a client id is 1 or more of A-Z a-z 0-9 . _ ~ -, "
+                    f"got {client_id!r}"
+                )
+            if len(secret) < MIN_CLIENT_SECRET_CHARS or not _CLIENT_CREDENTIAL.fullmatch(secret):
+                raise ConfigError(
+                    f"INTROSPECTION_CLIENTS: the secret of {client_id!r} must be at least "
+                    f"{MIN_CLIENT_SECRET_CHARS} of A-Z a-z 0-9 . _ ~ -, e.g. "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
 
     def _validate_sentinels(self) -> None:
         if bool(self.redis_sentinels) != bool(self.redis_sentinel_master):
@@ -411,6 +450,7 @@ class Settings:
         summary["jwt_signing_keys"] = [key.source for key in self.jwt_signing_keys]
         summary["metrics_token"] = "<set>" if self.metrics_token else "<unset>"
         summary["password_pepper"] = "<set>" if self.password_pepper else "<unset>"
+        summary["introspection_clients"] = [client for client, _ in self.introspection_clients]
         if self.redis_url:
             summary["redis_url"] = redact_url(self.redis_url)
         return summary

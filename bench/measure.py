@@ -135,13 +135,16 @@ def wrk(
     pids = [p for pid in server_pids for p in process_tree(pid)]
     redis_pids = [pid for pid in pids if _is_redis(pid)]
     (user_before, system_before), redis_before = _cpu_split(pids), _cpu_seconds(redis_pids)
-    output = subprocess.run(
+    done = subprocess.run(
         [*command, url],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
         env={**os.environ, **env, "ROTOR_BENCH_LUA": str(WRK_DIR)},
-    ).stdout
+    )
+    if done.returncode:
+        raise RuntimeError(f"wrk failed on {scenario}: {done.stderr or done.stdout}")
+    output = done.stdout
     user, system = _cpu_split(pids)
     user, system = user - user_before, system - system_before
     cpu = user + system

@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO))
 from app.auth.keys import write_key_pair  # noqa: E402
 from app.auth.tokens import token_hash  # noqa: E402
 from app.store import Store  # noqa: E402
+from bench.introspecting import CLIENT_ID, CLIENT_SECRET  # noqa: E402
 from bench.measure import Load, Run, busy_processes, process_tree, wrk  # noqa: E402
 from bench.report import FLOOR, UNIX, markdown, medians, summarize  # noqa: E402
 from tests.servers import Gunicorn, RedisServer, wait_until  # noqa: E402
@@ -241,6 +242,42 @@ def baseline_scenarios(bench: Bench) -> list[Scenario]:
     return scenarios
 
 
+def resource_server_scenarios(bench: Bench) -> list[Scenario]:
+    """A resource server's protected endpoint (examples/resource_server) for Rotor's access
+    tokens: with the kit (verified locally, revocation from Redis's invalidation channel, no
+    round trip once a session is known), and asking Rotor's introspection on every request
+    (bench/introspecting.py; its CPU counts Rotor's work too)."""
+    client = f"{CLIENT_ID}:{CLIENT_SECRET}"
+    rotor = bench.start("rotor-introspection", bench.rotor_env(INTROSPECTION_CLIENTS=client))
+    tokens = access_tokens(bench, rotor, "resource")
+    kit = bench.start(
+        "resource-kit",
+        {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},
+        RESOURCE_SERVER_APP,
+    )
+    introspecting = bench.start(
+        "resource-introspection",
+        {
+            "REDIS_URL": bench.redis_server.url,
+            "ROTOR_PORT": str(rotor.port),
+            "INTROSPECTION_CLIENT": client,
+        },
+        "bench.introspecting:app",
+    )
+    return [
+        Scenario(
+            "resource server (kit)", kit.url, "protected.lua", bench.pids(kit), lambda: tokens
+        ),
+        Scenario(
+            "resource server (introspection)",
+            introspecting.url,
+            "protected.lua",
+            bench.pids(introspecting, rotor),
+            lambda: tokens,
+        ),
+    ]
+
+
 def run_interleaved(bench: Bench, scenarios: list[Scenario]) -> list[Run]:
     """Every scenario once per round, in order, for the configured number of rounds: each
     row's neighbours ran under the same conditions."""
@@ -264,6 +301,8 @@ def hot_paths(bench: Bench) -> list[Run]:
     """The main table: Rotor's hot paths next to the ceiling, the floor and the recipe."""
     rotor = bench.start("rotor", bench.rotor_env())
     scenarios = [*baseline_scenarios(bench), *rotor_scenarios(bench, rotor)]
+    if not bench.skips("resource"):
+        scenarios += resource_server_scenarios(bench)
     if not bench.skips("unix"):
         # The same Rotor reaching the same Redis over its Unix socket, as on a single host.
         rotor_unix = bench.start(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, abort, request
+from marshmallow import ValidationError
 
 from app.api import cookies
 from app.api.http import (
@@ -23,8 +24,10 @@ from app.api.principal import (
     current_principal,
     presented_refresh_token,
     refresh_token_required,
+    verified_claims,
 )
 from app.api.schemas import (
+    IntrospectionRequestSchema,
     LoginSchema,
     PasswordChangeSchema,
     RegisterSchema,
@@ -32,7 +35,7 @@ from app.api.schemas import (
     UserSchema,
 )
 from app.auth import TokenPair, get_auth
-from app.errors import ApiError
+from app.errors import ApiError, error_response
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -41,6 +44,7 @@ _login_schema = LoginSchema()
 _password_schema = PasswordChangeSchema()
 _user_schema = UserSchema()
 _sessions_schema = SessionListSchema()
+_introspection_request_schema = IntrospectionRequestSchema()
 _SESSION_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
@@ -168,3 +172,45 @@ def change_password() -> Response:
         current_principal(), data["current_password"], data["new_password"], ip=client_ip()
     )
     return no_content()
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    """RFC 7662 for resource servers: 404 unless INTROSPECTION_CLIENTS is set."""
+    auth = get_auth()
+    if not auth.introspection_enabled:
+        abort(404)  # the same answer as for a path that does not exist
+    client = request.authorization
+    if (
+        client is None
+        or client.type != "basic"
+        or not auth.introspection_client_allowed(client.username or "", client.password or "")
+    ):
+        return error_response(
+            "invalid_client",
+            "Authenticate with HTTP Basic as a client of INTROSPECTION_CLIENTS.",
+            401,
+            headers={"WWW-Authenticate": 'Basic realm="rotor"'},
+        )
+    try:
+        form = _introspection_request_schema.load(request.form)
+    except ValidationError:
+        return error_response(
+            "invalid_request", "Send the token as the form field 'token' (RFC 7662).", 400
+        )
+    claims = verified_claims(form["token"])
+    found = auth.introspect(claims) if claims is not None else None
+    if found is None:
+        return no_store(json_response({"active": False}))
+    body = {
+        "active": True,
+        "sub": found.user_id,
+        "sid": found.session_id,
+        "jti": found.token_id,
+        "exp": found.expires_at,
+        "iat": found.issued_at,
+        "iss": found.issuer,
+        "aud": found.audience,
+        "token_type": "access_token",
+    }
+    return no_store(json_response(body))

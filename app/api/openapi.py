@@ -24,6 +24,8 @@ from app.api.schemas import (
     CookieSessionSchema,
     ErrorSchema,
     HealthSchema,
+    IntrospectionRequestSchema,
+    IntrospectionSchema,
     JwkSetSchema,
     LoginSchema,
     PasswordChangeSchema,
@@ -42,16 +44,19 @@ bp = Blueprint("openapi", __name__, url_prefix="/api")
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 _EXTENSION = "rotor.openapi"
 
 # Who may call a view: a kind of credential, each with its security schemes and errors.
-ACCESS, REFRESH, METRICS = "access", "refresh", "metrics"
+ACCESS, REFRESH, METRICS, CLIENT = "access", "refresh", "metrics", "client"
 
 # What each machine code means, for the descriptions of the error responses.
 ERROR_CODES = {
     "invalid_json": "the body is not a JSON object",
     "invalid_request": "a malformed `Authorization` header, or the token sent in more than one "
-    "place",
+    "place (on `/introspect`: no `token` form field)",
+    "invalid_client": "no HTTP Basic credentials, or not those of a client in "
+    "`INTROSPECTION_CLIENTS`",
     "missing_token": "no token was sent",
     "invalid_token": "the token is malformed, forged, of the other type or for another "
     "issuer or audience",
@@ -62,7 +67,8 @@ ERROR_CODES = {
     "invalid_credentials": "the email or password is incorrect",
     "email_taken": "an account with this email already exists",
     "session_not_found": "no live session of the caller has this id",
-    "not_found": "metrics are disabled, or the token is not `METRICS_TOKEN`",
+    "not_found": "metrics are disabled, or the token is not `METRICS_TOKEN`; introspection is "
+    "disabled (`INTROSPECTION_CLIENTS` unset)",
     "payload_too_large": "the body is larger than {max_body_bytes} bytes",
     "uri_too_long": "the URL is longer than {max_header_bytes} bytes",
     "header_too_large": "a header is longer than {max_header_bytes} bytes",
@@ -78,6 +84,10 @@ _HEADERS: dict[str, dict[str, Any]] = {
         "description": 'The RFC 6750 challenge: `Bearer realm="rotor"`, with '
         '`error="invalid_token"` when a token was refused, `error="invalid_request"` on a 400.',
         "schema": {"type": "string", "pattern": "^Bearer "},
+    },
+    "WWW-Authenticate-Basic": {
+        "description": 'The HTTP Basic challenge: `Basic realm="rotor"`.',
+        "schema": {"type": "string", "pattern": "^Basic "},
     },
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
@@ -100,8 +110,9 @@ class Operation:
     response: type[Schema] | dict[str, Any] | None = None  # the success body, if any
     media_type: str = JSON  # of the success body
     request: type[Schema] | None = None  # a JSON body, loaded with this schema
+    form: type[Schema] | None = None  # or a form-encoded body, loaded with this schema
     request_required: bool = True
-    credential: str | None = None  # ACCESS, REFRESH or METRICS
+    credential: str | None = None  # ACCESS, REFRESH, METRICS or CLIENT
     store: bool = True  # reaches Redis: may answer 503
     rate_limited: bool = False
     tokens: bool = False  # answers a token pair, in the body or (cookie mode) in cookies
@@ -189,6 +200,24 @@ OPERATIONS: dict[str, Operation] = {
         rate_limited=True,
         errors={403: ("invalid_credentials",)},
     ),
+    "auth.introspect": Operation(
+        "Introspect a token (RFC 7662), for resource servers",
+        "Only a live access token is active: its session alive, its user active, not logged "
+        'out. Anything else, refresh tokens included, answers `{"active": false}` and nothing '
+        "more. The caller authenticates with HTTP Basic as a client of `INTROSPECTION_CLIENTS`; "
+        "without that setting the endpoint answers 404.",
+        200,
+        IntrospectionSchema,
+        form=IntrospectionRequestSchema,
+        credential=CLIENT,
+        cache_control={"type": "string", "enum": ["no-store"]},
+        errors={
+            400: ("invalid_request",),
+            401: ("invalid_client",),
+            404: ("not_found",),
+            413: ("payload_too_large",),
+        },
+    ),
     "ops.healthz": Operation(
         "Liveness", "The process is up; says nothing about Redis.", 200, HealthSchema, store=False
     ),
@@ -274,6 +303,8 @@ def security_requirements(operation: Operation, method: str) -> list[dict[str, l
         return [{"refreshToken": []}, {"refreshCookie": [], **csrf}, {}]
     if operation.credential == METRICS:  # without it, the answer is the 404
         return [{"metricsToken": []}, {}]
+    if operation.credential == CLIENT:
+        return [{"introspectionClient": []}]
     return []
 
 
@@ -347,6 +378,11 @@ def _security_schemes() -> dict[str, dict[str, Any]]:
             "scheme": "bearer",
             "description": "The operator's `METRICS_TOKEN` (not a JWT).",
         },
+        "introspectionClient": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "A resource server's client id and secret from `INTROSPECTION_CLIENTS`.",
+        },
     }
 
 
@@ -400,12 +436,14 @@ def _operation(
             "required": operation.request_required,
             "content": {JSON: {"schema": operation.request}},
         }
+    elif operation.form is not None:
+        doc["requestBody"] = {"required": True, "content": {FORM: {"schema": operation.form}}}
     security = security_requirements(operation, method)
     if security:
         doc["security"] = security
     for status, names in error_codes(operation, method).items():
         meanings = {name: ERROR_CODES[name].format(**limits) for name in names}
-        doc["responses"][str(status)] = _error(status, meanings)
+        doc["responses"][str(status)] = _error(status, meanings, operation)
     return doc
 
 
@@ -437,13 +475,19 @@ def _success(operation: Operation) -> dict[str, Any]:
     return response
 
 
-def _error(status: int, meanings: dict[str, str]) -> dict[str, Any]:
+def _error(status: int, meanings: dict[str, str], operation: Operation) -> dict[str, Any]:
     text = "; ".join(f"`{code}`: {meaning}" for code, meaning in meanings.items())
     response: dict[str, Any] = {
         "description": f"{HTTPStatus(status).phrase}. {text}.",
         "content": {JSON: {"schema": "Error"}},
     }
-    if status == 401:
+    if operation.credential == CLIENT:
+        if status == 401:
+            basic = _HEADERS["WWW-Authenticate-Basic"]
+            response["headers"] = {"WWW-Authenticate": {**basic, "required": True}}
+        elif status == 503:
+            response["headers"] = {"Retry-After": {**_HEADERS["Retry-After"], "required": True}}
+    elif status == 401:
         response["headers"] = {
             "WWW-Authenticate": {**_HEADERS["WWW-Authenticate"], "required": True}
         }

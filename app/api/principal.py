@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 from flask import g, request
 from flask_jwt_extended import (
     JWTManager,
+    decode_token,
     get_current_user,
     get_jwt_request_location,
     jwt_required,
@@ -97,6 +98,17 @@ def current_principal() -> Principal:
     """The principal of the request's access token (after `access_token_required`)."""
     principal: Principal = get_current_user()
     return principal
+
+
+def verified_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a token flask-jwt-extended verifies (with Rotor's key loader: signature,
+    pinned algorithm, ``exp``, ``iss``, ``aud``, Rotor's claim set), either type; None for a
+    token it refuses. No revocation check: the caller asks `authorize` when it needs one."""
+    try:
+        claims: dict[str, Any] = decode_token(token)
+    except (JWTExtendedException, PyJWTError):
+        return None
+    return claims
 
 
 def authenticated_by_cookie() -> bool:

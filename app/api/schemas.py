@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 EMAIL_MAX = 254
@@ -126,6 +126,40 @@ class JwkSetSchema(Schema):
         required=True,
         metadata={"description": "Empty with HS256: an HMAC key is a secret."},
     )
+
+
+class IntrospectionRequestSchema(Schema):
+    """RFC 7662 2.1, form-encoded; other parameters are ignored, as the RFC allows."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    token = fields.String(
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": "The token to ask about (an access token of Rotor's)."},
+    )
+    token_type_hint = fields.String(
+        metadata={
+            "description": "`access_token` or `refresh_token`; a hint only: only a live "
+            "access token is ever active."
+        }
+    )
+
+
+class IntrospectionSchema(Schema):
+    """RFC 7662 2.2: ``{"active": false}`` and nothing more, unless the token is a live access
+    token."""
+
+    active = fields.Boolean(required=True)
+    sub = fields.String(metadata={"description": "The user id."})
+    sid = fields.String(metadata={"description": "The session id."})
+    jti = fields.String()
+    exp = fields.Integer(metadata={"description": "Expiry, seconds since the epoch."})
+    iat = fields.Integer(metadata={"description": "Issue time, seconds since the epoch."})
+    iss = fields.String()
+    aud = fields.String()
+    token_type = fields.String(validate=validate.OneOf(["access_token"]))
 
 
 class HealthSchema(Schema):

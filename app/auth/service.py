@@ -6,10 +6,12 @@ it never sees a request. Time comes from ``clock`` so tests can reason about dea
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from app import audit
 from app.auth.keys import KeyRing
@@ -42,6 +44,19 @@ class Principal:
     expires_at: int
     email: str
     created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Introspection:
+    """What RFC 7662 introspection tells a resource server about a live access token."""
+
+    user_id: str
+    session_id: str
+    token_id: str
+    expires_at: int
+    issued_at: int
+    issuer: str
+    audience: str
 
 
 def normalize_email(email: str) -> str:
@@ -83,6 +98,9 @@ class AuthService:
         self.password_guard = PasswordGuard(settings, store)
         # KeyRing.from_settings raises ConfigError for a key it cannot use: startup stops.
         self.tokens = Tokens(KeyRing.from_settings(settings))
+        self._introspection_clients = dict(settings.introspection_clients)
+        # Compared against when the client id is unknown, so both cases cost the same.
+        self._unknown_client_secret = secrets.token_urlsafe(32)
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -264,6 +282,36 @@ class AuthService:
         and the token not logged out; None otherwise. One Redis round trip."""
         found = self.store.authorize(user_id, session_id, token_id)
         return None if found is None else Account(*found)
+
+    # -- introspection (RFC 7662) ---------------------------------------------------------
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Whether INTROSPECTION_CLIENTS names any client (otherwise the endpoint is 404)."""
+        return bool(self._introspection_clients)
+
+    def introspection_client_allowed(self, client_id: str, secret: str) -> bool:
+        """Whether these HTTP Basic credentials are a client of INTROSPECTION_CLIENTS; the
+        secret is compared in constant time, and an unknown id costs the same comparison."""
+        expected = self._introspection_clients.get(client_id)
+        match = hmac.compare_digest(
+            (expected or self._unknown_client_secret).encode(), secret.encode()
+        )
+        return match and expected is not None
+
+    def introspect(self, claims: Mapping[str, Any]) -> Introspection | None:
+        """What to tell a resource server about a token flask-jwt-extended has verified: its
+        claims when it is an access token that `authorize` accepts (the same one Redis round
+        trip as any authorized request), None for anything else (a refresh token, its session
+        ended, its user disabled, the token logged out)."""
+        if claims["type"] != "access":
+            return None
+        if self.authorize(claims["sub"], claims["sid"], claims["jti"]) is None:
+            return None
+        return Introspection(
+            claims["sub"], claims["sid"], claims["jti"], claims["exp"], claims["iat"],
+            claims["iss"], claims["aud"],
+        )  # fmt: skip
 
     # -- sessions -------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ Any 5xx, or any answer the document does not describe, fails the test.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
 from typing import Any
@@ -32,6 +33,8 @@ _RFC6750 = re.compile(r"Bearer [A-Za-z0-9\-._~+/]+=*")
 # size limits (a string past its maxLength can make the body too large before it is read).
 REJECTED = [400, 401, 403, 404, 405, 406, 409, 413, 414, 415, 422, 428, 429, 431]
 _users = itertools.count(1)
+# A resource server's credentials for POST /api/auth/introspect (HTTP Basic).
+INTROSPECTION_CLIENT = ("fuzz-resource-server", "fuzz-resource-server-secret-0123")
 
 
 def _fresh_session_auth(app: Flask) -> type:
@@ -70,6 +73,21 @@ def _takes_a_session_token(ctx: schemathesis.AuthContext) -> bool:
     return bool(_security_schemes(ctx) & {"accessToken", "refreshToken"})
 
 
+def _takes_a_client(ctx: schemathesis.AuthContext) -> bool:
+    return "introspectionClient" in _security_schemes(ctx)
+
+
+class IntrospectionClient:
+    """HTTP Basic as the one client of INTROSPECTION_CLIENTS."""
+
+    def get(self, case: schemathesis.Case, ctx: schemathesis.AuthContext) -> str:
+        client_id, secret = INTROSPECTION_CLIENT
+        return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+    def set(self, case: schemathesis.Case, value: str, ctx: schemathesis.AuthContext) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": value}
+
+
 @pytest.fixture
 def real_backend(redis_server: RedisServer) -> RedisServer:
     """The one redis-server only: the HTTP contract is the same on a cluster, and the fuzzing
@@ -92,7 +110,9 @@ def api_schema(
     # schemathesis 4.32.5's from_fixture reads and writes `_nodeid`, which pytest 9.2 dropped
     # (it has `nodeid` only); give it the attribute so the per-operation subtests can run.
     request.node._nodeid = request.node.nodeid
-    app = app_factory.app(real_redis, ratelimit_enabled=rate_limited)
+    app = app_factory.app(
+        real_redis, ratelimit_enabled=rate_limited, introspection_clients=(INTROSPECTION_CLIENT,)
+    )
     config = schemathesis.Config.from_dict(
         {
             "seed": SEED,
@@ -105,6 +125,7 @@ def api_schema(
         schema.auth(refresh_interval=None).apply_to(_takes_a_session_token)(
             _fresh_session_auth(app)
         )
+        schema.auth().apply_to(_takes_a_client)(IntrospectionClient)
     return schema
 
 
