@@ -29,13 +29,12 @@ from flask import Flask
 from jwt.utils import base64url_encode
 from werkzeug.serving import make_server
 
-from app import create_app
-from config import PemKey, Settings
+from config import PemKey
 from rotor_resource_kit import SessionWatch
-from tests.conftest import SECRET, AuthActions
+from tests.conftest import SECRET, AppFactory, AuthActions
+from tests.redis.test_resource_kit import resource_server
 from tests.revocation import ACL_USER, readme_acl_rules, wait_for_refusal
 from tests.servers import REPO, RedisServer, free_port, http_call, wait_until
-from tests.test_resource_kit import resource_server
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -44,12 +43,12 @@ RS_USER, RS_PASSWORD = ACL_USER, "example-rs-password-0123"
 
 @pytest.fixture
 def rotor_redis(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis_server.client()
-    client.flushdb()
-    client.execute_command("ACL", "SETUSER", RS_USER, "reset", *readme_acl_rules(RS_PASSWORD))
-    yield client
-    client.acl_deluser(RS_USER)
-    client.close()
+    admin = redis_server.client()
+    admin.flushdb()
+    admin.execute_command("ACL", "SETUSER", RS_USER, "reset", *readme_acl_rules(RS_PASSWORD))
+    yield admin
+    admin.acl_deluser(RS_USER)
+    admin.close()
 
 
 @pytest.fixture
@@ -94,10 +93,9 @@ def _get(url: str, token: str | None) -> tuple[int, dict, dict]:
 
 
 def test_the_example_under_gunicorn_serves_live_tokens_and_refuses_ended_sessions(
-    example, settings: Settings, rotor_redis
+    example, app_factory: AppFactory, rotor_redis
 ):
-    rotor = create_app(settings, redis_client=rotor_redis)
-    auth = AuthActions(rotor.test_client())
+    auth = app_factory(rotor_redis)
     session = auth.register_and_login()
     token = session["access_token"]
     answers = [_get(example, token) for _ in range(20)]  # both workers
@@ -114,20 +112,20 @@ def test_the_example_under_gunicorn_serves_live_tokens_and_refuses_ended_session
         assert headers["WWW-Authenticate"] == theirs.headers["WWW-Authenticate"]
 
 
-def test_the_example_asks_redis_as_a_user_that_cannot_write(redis_server, rotor_redis):
+def test_the_example_asks_redis_as_a_user_that_cannot_write(redis_server, rotor_redis, keys):
     as_resource_server = redis.Redis(
         port=redis_server.port, username=RS_USER, password=RS_PASSWORD, decode_responses=True
     )
-    rotor_redis.set("auth:{u1}:user", "x")
-    assert as_resource_server.exists("auth:{u1}:user") == 1
+    rotor_redis.set(keys.user("u1"), "x")
+    assert as_resource_server.exists(keys.user("u1")) == 1
     for write in (
-        lambda: as_resource_server.delete("auth:{u1}:user"),
-        lambda: as_resource_server.set("auth:{u1}:denied:j", "1"),
+        lambda: as_resource_server.delete(keys.user("u1")),
+        lambda: as_resource_server.set(keys.denied("u1", "j"), "1"),
         lambda: as_resource_server.flushdb(),
     ):
         with pytest.raises(redis.exceptions.NoPermissionError):
             write()
-    assert rotor_redis.get("auth:{u1}:user") == "x"
+    assert rotor_redis.get(keys.user("u1")) == "x"
     as_resource_server.close()
 
 
@@ -145,11 +143,10 @@ def _pem(key: ed25519.Ed25519PrivateKey) -> str:
 
 
 @pytest.fixture
-def rotor_over_http(settings: Settings, rotor_redis) -> Iterator[tuple[Flask, str]]:
+def rotor_over_http(app_factory: AppFactory, rotor_redis) -> Iterator[tuple[Flask, str]]:
     """Rotor signing with EdDSA, its JWKS served over real HTTP (a thread of this process)."""
-    keys = (PemKey("key-0", _pem(ed25519.Ed25519PrivateKey.generate())),)
-    app = create_app(settings.replace(jwt_algorithm="EdDSA", jwt_signing_keys=keys),
-                     redis_client=rotor_redis)  # fmt: skip
+    signing_keys = (PemKey("key-0", _pem(ed25519.Ed25519PrivateKey.generate())),)
+    app = app_factory.app(rotor_redis, jwt_algorithm="EdDSA", jwt_signing_keys=signing_keys)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

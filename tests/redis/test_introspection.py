@@ -26,8 +26,8 @@ CLIENT = basic(CLIENT_ID, CLIENT_SECRET)
 
 
 @pytest.fixture
-def app(make_app) -> Flask:
-    return make_app(introspection_clients=((CLIENT_ID, CLIENT_SECRET), OTHER))
+def app(auth_with) -> Flask:
+    return auth_with(introspection_clients=((CLIENT_ID, CLIENT_SECRET), OTHER)).app
 
 
 def introspect(auth: AuthActions, token: str | None, headers=CLIENT, **form: str):
@@ -161,22 +161,18 @@ def test_without_a_token_the_request_is_invalid(auth):
     assert as_json.status_code == 400
 
 
-def test_without_introspection_clients_the_endpoint_does_not_exist(make_app):
-    client = make_app().test_client()
+def test_without_introspection_clients_the_endpoint_does_not_exist(auth_with):
+    client = auth_with().client
     response = client.post("/api/auth/introspect", data={"token": "x"}, headers=CLIENT)
     unknown = client.post("/api/auth/no-such-endpoint", data={"token": "x"}, headers=CLIENT)
     assert response.status_code == unknown.status_code == 404
     assert response.json == unknown.json
 
 
-def test_redis_down_answers_503_and_never_active(settings):
-    from app import create_app
-
+def test_redis_down_answers_503_and_never_active(app_factory):
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
     clients = ((CLIENT_ID, CLIENT_SECRET),)
-    app = create_app(
-        settings.replace(redis_url=nowhere, redis_timeout=0.2, introspection_clients=clients)
-    )
+    app = app_factory.app(redis_url=nowhere, redis_timeout=0.2, introspection_clients=clients)
     now = int(time.time())
     with app.app_context():
         token = app.extensions["rotor.auth"].tokens.issue_pair(
@@ -189,12 +185,8 @@ def test_redis_down_answers_503_and_never_active(settings):
 
 
 @pytest.mark.redis
-def test_introspection_costs_one_redis_round_trip(settings, real_redis, monkeypatch):
-    from app import create_app
-
-    app = create_app(settings.replace(introspection_clients=((CLIENT_ID, CLIENT_SECRET),)),
-                     redis_client=real_redis)  # fmt: skip
-    auth = AuthActions(app.test_client())
+def test_introspection_costs_one_redis_round_trip(app_factory, real_redis, monkeypatch):
+    auth = app_factory(real_redis, introspection_clients=((CLIENT_ID, CLIENT_SECRET),))
     pair = auth.register_and_login()
     assert introspect(auth, pair["access_token"]).json["active"] is True  # warm: script loaded
     sent: list[bytes] = []

@@ -137,7 +137,7 @@ def test_end_all_of_a_users_sessions(real_auth, run_recipe, real_redis: redis.Re
     run_recipe("End all of a user's sessions", USER_ID=user["id"])
     assert all(real_auth.me(pair["access_token"]).status_code == 401 for pair in pairs)
     assert real_redis.exists(KEYS.sessions(user["id"])) == 0
-    assert not any(user["id"] in key for key in real_redis.scan_iter("auth:{*}:session:*"))
+    assert not any(user["id"] in key for key in real_redis.scan_iter(KEYS.session_pattern()))
     assert real_auth.me(other["access_token"]).status_code == 200
 
 

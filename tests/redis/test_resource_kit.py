@@ -16,12 +16,11 @@ from flask import Flask, jsonify
 from flask.testing import FlaskClient
 from flask_jwt_extended import get_jwt, jwt_required
 
-from app import cli, create_app
-from config import Settings
+from app import cli
 from rotor_resource_kit import RotorResourceServer, SessionWatch
-from tests.conftest import PASSWORD, SECRET, AuthActions, RealBackend
+from tests.conftest import PASSWORD, SECRET, AppFactory, AuthActions, RealBackend
 from tests.revocation import ACL_USER, commands_sent, readme_acl_rules, wait_for_refusal
-from tests.servers import LocalCluster, RedisServer
+from tests.servers import LocalCluster, RedisServer, wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -52,8 +51,8 @@ def commands_on(backend: RealBackend) -> int:
     servers = backend.nodes if isinstance(backend, LocalCluster) else [backend]
     total = 0
     for server in servers:
-        with server.client() as client:
-            total += commands_sent(client, ignore=BACKGROUND)
+        with server.client() as node:
+            total += commands_sent(node, ignore=BACKGROUND)
     return total
 
 
@@ -83,16 +82,18 @@ class Rotor:
         )
 
 
-def _rotor(settings: Settings, backend: RealBackend, client: Any, **changes: Any) -> Rotor:
+def _rotor(
+    app_factory: AppFactory, backend: RealBackend, redis_client: Any, **changes: Any
+) -> Rotor:
     changes = {"refresh_reuse_grace": 0, "max_sessions_per_user": MAX_SESSIONS, **changes}
-    app = create_app(settings.replace(**changes), redis_client=client)
+    app = app_factory.app(redis_client, **changes)
     cli.init_app(app)
-    return Rotor(app, AuthActions(app.test_client()), backend, client)
+    return Rotor(app, AuthActions(app.test_client()), backend, redis_client)
 
 
 @pytest.fixture
-def rotor(settings: Settings, real_backend: RealBackend, real_redis: Any) -> Rotor:
-    return _rotor(settings, real_backend, real_redis)
+def rotor(app_factory: AppFactory, real_backend: RealBackend, real_redis: Any) -> Rotor:
+    return _rotor(app_factory, real_backend, real_redis)
 
 
 @pytest.fixture
@@ -179,9 +180,9 @@ def test_every_way_rotor_ends_a_session_is_refused_within_100_ms(
 
 @pytest.mark.slow
 def test_a_session_whose_ttl_runs_out_is_refused_when_it_expires(
-    settings, real_backend, real_redis, resource
+    app_factory, real_backend, real_redis, resource
 ):
-    rotor = _rotor(settings, real_backend, real_redis, refresh_token_ttl=1)
+    rotor = _rotor(app_factory, real_backend, real_redis, refresh_token_ttl=1)
     session = rotor.auth.register_and_login()
     call = caller(resource, session["access_token"])
     assert call() == 200
@@ -190,7 +191,7 @@ def test_a_session_whose_ttl_runs_out_is_refused_when_it_expires(
     before = commands_on(real_backend)
     while time.monotonic() < expires_at - 0.05:
         assert call() == 200
-        time.sleep(0.01)
+        time.sleep(0.01)  # the session key's Redis TTL runs out: real time is the behaviour
     assert commands_on(real_backend) == before
     wait_for_refusal(call, "session TTL ran out", since=expires_at)
 
@@ -221,8 +222,8 @@ def test_the_readme_read_only_user_is_enough_and_cannot_write(rotor, real_backen
     nodes = real_backend.nodes if isinstance(real_backend, LocalCluster) else [real_backend]
     rules = readme_acl_rules(password, cluster=real_backend.cluster)
     for node in nodes:
-        with node.client() as client:
-            client.execute_command("ACL", "SETUSER", ACL_USER, "reset", *rules)
+        with node.client() as admin:
+            admin.execute_command("ACL", "SETUSER", ACL_USER, "reset", *rules)
     url = real_backend.url.replace("redis://", f"redis://{ACL_USER}:{password}@")
     watch = SessionWatch(url, cluster=real_backend.cluster)
     try:
@@ -257,25 +258,25 @@ def test_the_readme_read_only_user_is_enough_and_cannot_write(rotor, real_backen
     finally:
         watch.close()
         for node in nodes:
-            with node.client() as client:
-                client.acl_deluser(ACL_USER)
+            with node.client() as admin:
+                admin.acl_deluser(ACL_USER)
 
 
 def _in_sync(primary: RedisServer) -> bool:
-    with primary.client() as client:
-        info = client.info("replication")
+    with primary.client() as node:
+        info = node.info("replication")
     return info.get("slave0", {}).get("offset") == info["master_repl_offset"]
 
 
 @pytest.mark.slow
 @pytest.mark.cluster
-def test_after_a_failover_the_new_primary_is_watched(settings, tmp_path):
+def test_after_a_failover_the_new_primary_is_watched(app_factory, tmp_path):
     cluster = LocalCluster(tmp_path / "cluster", node_timeout_ms=1000).start()
     watch = None
     try:
         routing = cluster.client()
-        rotor = _rotor(settings.replace(redis_url=cluster.url, redis_cluster=True,
-                                        redis_timeout=0.5), cluster, None)  # fmt: skip
+        rotor = _rotor(app_factory, cluster, None, redis_url=cluster.url, redis_cluster=True,
+                       redis_timeout=0.5)  # fmt: skip
         rotor.redis = rotor.app.extensions["rotor.store"].client
         watch = SessionWatch(cluster.url, cluster=True, timeout=0.5)
         assert watch.wait_until_watching()
@@ -287,7 +288,7 @@ def test_after_a_failover_the_new_primary_is_watched(settings, tmp_path):
         victim = next(node for node in cluster.nodes if node.port == owner.port)
         for node in cluster.nodes:
             if node.port == owner.port:
-                wait_for(lambda node=node: _in_sync(node))
+                wait_until(lambda node=node: _in_sync(node))
         victim.kill()
         statuses: list[int] = []
         deadline = time.monotonic() + 30
@@ -297,7 +298,7 @@ def test_after_a_failover_the_new_primary_is_watched(settings, tmp_path):
             assert status in (200, 503)
             if status == 200 and 503 in statuses and watch.wait_until_watching(timeout=0):
                 break
-            time.sleep(0.02)
+            time.sleep(0.02)  # the failover runs in real time, in the cluster's processes
         assert 503 in statuses, "while its primary is down, a session's state is unknown: 503"
         assert statuses[-1] == 200, "no failover within 30 s"
         assert watch.wait_until_watching()
@@ -322,10 +323,3 @@ def test_after_a_failover_the_new_primary_is_watched(settings, tmp_path):
         if watch is not None:
             watch.close()
         cluster.stop()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.02)

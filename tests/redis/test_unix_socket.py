@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from redis.connection import UnixDomainSocketConnection
 
-from app.store import get_store
 from tests.servers import RedisServer
 
 pytestmark = pytest.mark.redis
@@ -29,8 +28,7 @@ def test_the_service_runs_over_a_unix_socket(app_factory, socket_server, keys):
     assert rotated.status_code == 200
     assert auth.refresh(pair["refresh_token"]).json == rotated.json  # the grace replay
 
-    with app.app_context():
-        store = get_store()
+    store = app.extensions["rotor.store"]
     hot_connection = store._authorize._connection()
     assert isinstance(hot_connection, UnixDomainSocketConnection)
     # The data is in that server: the TCP side of the same process sees the session.
