@@ -1,5 +1,12 @@
-"""Fixtures: settings, a Redis per backend (fakeredis, a real redis-server and a real Redis
-Cluster), app, client, and an `auth` helper that speaks the API like a client would."""
+"""Fixtures every folder shares: settings, the Redis backends (fakeredis, a real redis-server
+and a real Redis Cluster, started by the session on free ports), the one app factory, and an
+`auth` helper that speaks the API like a client would.
+
+Names say what a fixture is: ``*_server`` / ``redis_cluster`` / ``real_backend`` are processes,
+``redis_client`` / ``real_redis`` are Redis clients, ``client`` is always the HTTP test client.
+The folders say what their tests need: ``unit/`` no server (its conftest puts ``redis_client`` on
+fakeredis only), ``redis/`` a real Redis, ``processes/`` more processes (gunicorn, Sentinel,
+Chromium, a Redis stopped and started)."""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.store.keys import KeySpace
 from config import Settings
 from tests.servers import LocalCluster, RedisServer
 
@@ -29,6 +37,9 @@ REAL_BACKENDS = [
     pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.cluster]),
 ]
 RealBackend = RedisServer | LocalCluster
+
+
+# -- Redis ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -63,10 +74,10 @@ def _backend(request: pytest.FixtureRequest, name: str) -> RealBackend:
 
 def _flushed_client(request: pytest.FixtureRequest, backend: RealBackend) -> Any:
     """A client of ``backend``, every primary flushed, closed after the test."""
-    client = backend.client()
-    client.flushdb()  # on a cluster redis-py sends it to every primary
-    request.addfinalizer(client.close)
-    return client
+    redis_client = backend.client()
+    redis_client.flushdb()  # on a cluster redis-py sends it to every primary
+    request.addfinalizer(redis_client.close)
+    return redis_client
 
 
 @pytest.fixture(params=REAL_BACKENDS)
@@ -85,11 +96,22 @@ def real_redis(request: pytest.FixtureRequest, real_backend: RealBackend) -> Any
 
 @pytest.fixture(params=["fake", *REAL_BACKENDS])
 def redis_client(request: pytest.FixtureRequest) -> Any:
-    """Each test that asks for it runs three times: on fakeredis, on the real server and on
-    the real cluster."""
+    """Each test that asks for it (or for an app on it) runs three times: on fakeredis, on the
+    real server and on the real cluster. tests/unit/ keeps the fakeredis run only."""
     if request.param == "fake":
         return fakeredis.FakeRedis(decode_responses=True)
     return _flushed_client(request, _backend(request, request.param))
+
+
+@pytest.fixture
+def private_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, for stopping, restarting or reconfiguring it."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+# -- settings, keys, apps ---------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -99,28 +121,14 @@ def settings() -> Settings:
         jwt_secret_key=SECRET,
         bcrypt_rounds=4,
         refresh_reuse_grace=10,
-        ratelimit_enabled=False,  # tests/test_rate_limits.py turns them on
+        ratelimit_enabled=False,  # tests/redis/test_rate_limits.py turns them on
     ).validated()
 
 
 @pytest.fixture
-def make_app(settings: Settings, redis_client: Any):
-    """Build an app on this test's Redis, with some settings changed."""
-
-    def build(**changes: Any) -> Flask:
-        return create_app(settings.replace(**changes), redis_client=redis_client)
-
-    return build
-
-
-@pytest.fixture
-def app(make_app) -> Flask:
-    return make_app()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def keys(settings: Settings) -> KeySpace:
+    """Key names under the test settings' prefix: tests name Redis keys the way the store does."""
+    return KeySpace(settings.redis_key_prefix)
 
 
 class AuthActions:
@@ -128,6 +136,10 @@ class AuthActions:
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
+
+    @property
+    def app(self) -> Flask:
+        return self.client.application
 
     def register(self, email: str | None = None, password: str = PASSWORD) -> dict[str, Any]:
         if email is None:
@@ -167,20 +179,74 @@ class AuthActions:
         return self.get("/api/auth/me", access_token)
 
 
+class AppFactory:
+    """The one place tests build an app: the test settings with some changed, on a Redis client
+    the test owns (``redis_client=``), or connecting by itself from the settings
+    (``redis_url=``, ``redis_sentinels=``...), in which case every connection it opened is
+    closed after the test (a socket left to the garbage collector warns, which is an error)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._self_connected: list[Flask] = []
+
+    def app(self, redis_client: Any = None, **changes: Any) -> Flask:
+        """An app with ``changes`` applied to the test settings."""
+        app = create_app(self.settings.replace(**changes), redis_client=redis_client)
+        if redis_client is None:
+            self._self_connected.append(app)
+        return app
+
+    def __call__(self, redis_client: Any = None, **changes: Any) -> AuthActions:
+        """The `auth` helper (``.app``, ``.client``) of such an app."""
+        return AuthActions(self.app(redis_client, **changes).test_client())
+
+    def close(self) -> None:
+        for app in self._self_connected:
+            app.extensions["rotor.store"].client.close()
+            for limiter in app.extensions.get("limiter", ()):
+                limiter.storage.storage.close()
+
+
+@pytest.fixture
+def app_factory(settings: Settings) -> Iterator[AppFactory]:
+    """``app_factory(real_redis, refresh_reuse_grace=0)``, ``app_factory(redis_url=...)``,
+    ``app_factory.app(...)`` for the Flask app alone."""
+    factory = AppFactory(settings)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def auth_with(app_factory: AppFactory, redis_client: Any):
+    """``auth_with(max_sessions_per_user=3)``: an app on this test's Redis with some settings
+    changed, and its `auth` helper (``.app``, ``.client``)."""
+
+    def build(**changes: Any) -> AuthActions:
+        return app_factory(redis_client, **changes)
+
+    return build
+
+
+@pytest.fixture
+def app(app_factory: AppFactory, redis_client: Any) -> Flask:
+    """The test app: the test settings on this test's Redis. A module that overrides it
+    (``auth_with(...).app``) changes ``client`` and ``auth`` with it."""
+    return app_factory.app(redis_client)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """The HTTP test client of ``app``."""
+    return app.test_client()
+
+
 @pytest.fixture
 def auth(client: FlaskClient) -> AuthActions:
+    """The `auth` helper on ``client`` (same cookies)."""
     return AuthActions(client)
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A redis-server of this test's own, for stopping and restarting it."""
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def real_auth(settings: Settings, real_redis: redis.Redis) -> AuthActions:
-    """An `auth` helper whose app talks to the real redis-server only."""
-    return AuthActions(create_app(settings, redis_client=real_redis).test_client())
+def real_auth(app_factory: AppFactory, real_redis: redis.Redis) -> AuthActions:
+    """An `auth` helper whose app talks to the real backend only."""
+    return app_factory(real_redis)

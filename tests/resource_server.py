@@ -1,6 +1,6 @@
 """A resource server of your own, as the README's "Protecting your own Flask API" shows: a Flask
 API that accepts Rotor's access tokens with flask-jwt-extended alone. Nothing of Rotor's code is
-imported; tests/test_resource_server.py runs it as its own process.
+imported; tests/processes/test_resource_server.py runs it as its own process.
 
     ROTOR_JWT_SECRET=<JWT_SECRET_KEY> python resource_server.py PORT           # HS256
     ROTOR_JWT_ALGORITHM=EdDSA ROTOR_PUBLIC_KEY=<kid>.pub.pem ROTOR_KID=<kid> \\

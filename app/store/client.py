@@ -141,7 +141,7 @@ class HotScript:
         except (redis.ConnectionError, OSError):
             # A dropped connection, nearly always one Redis closed while it sat idle (a restart,
             # a timeout): the script never ran. If it did run, a rotation sent again finds its
-            # own successor current and answers 'rotated' again (tests/test_lost_replies.py).
+            # own successor current and answers 'rotated' again (tests/redis/test_lost_replies.py).
             connection.disconnect()
             return self._script(keys=keys, args=args)
         except redis.ResponseError:
