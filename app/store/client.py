@@ -152,11 +152,12 @@ class HotScript:
 
     def _connection(self) -> Any:
         local = self._local
-        assert self._pool is not None  # only called on a plain server's pool
         if getattr(local, "pid", None) != os.getpid():  # a forked child takes its own
             # Checked out of the client's pool and never given back: it stays this thread's,
             # and closing the client (pool.disconnect) closes it with the others.
-            local.connection = self._pool.get_connection()
+            pool = self._pool
+            assert pool is not None  # only called on a plain server's pool (see __call__)
+            local.connection = pool.get_connection()
             local.pid = os.getpid()
         return local.connection
 
