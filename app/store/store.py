@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import redis
 
@@ -212,31 +213,69 @@ class Store:
         now, and we call again with that, a bounded number of times: then StoreUnavailable
         (503, try again), never a 500.
         """
-        keys = self.keys
-        known = self.client.zrange(keys.sessions(uid), 0, -1)
+        fields = [
+            sid,
+            token_hash,
+            now_ms,
+            deadline_ms,
+            absolute_ms,
+            ip,
+            user_agent,
+            limit,
+            password_epoch,
+        ]
+        known = self.client.zrange(self.keys.sessions(uid), 0, -1)
         for _ in range(CREATE_SESSION_ATTEMPTS):
-            script_keys = [keys.user(uid), keys.sessions(uid), keys.session(uid, sid)]
-            for other in known:
-                script_keys += [keys.session(uid, other), keys.grace(uid, other)]
-            result = self._create_session(
-                keys=script_keys,
-                args=[
-                    sid,
-                    token_hash,
-                    now_ms,
-                    deadline_ms,
-                    absolute_ms,
-                    ip,
-                    user_agent,
-                    limit,
-                    password_epoch,
-                    *known,
-                ],
-            )
+            result = self._open_session(uid, fields, known, self.client)
             if result[0] != "retry":
                 return SessionOpening(result[0], tuple(result[1:]))
             known = result[1:]
         raise StoreUnavailable("the user's sessions kept changing under concurrent logins")
+
+    def seed_session(
+        self,
+        pipeline: Any,
+        uid: str,
+        sid: str,
+        token_hash: str,
+        *,
+        known: Sequence[str],
+        now_ms: int,
+        deadline_ms: int,
+        absolute_ms: int,
+        ip: str,
+        user_agent: str,
+        limit: int,
+        password_epoch: int,
+    ) -> None:
+        """Queue a session opening on ``pipeline``, given ``known``, the user's sessions: for
+        filling a store nobody else writes to (benchmarks), thousands per round trip. Nothing
+        is retried: the caller vouches that ``known`` is the user's index."""
+        fields = [
+            sid,
+            token_hash,
+            now_ms,
+            deadline_ms,
+            absolute_ms,
+            ip,
+            user_agent,
+            limit,
+            password_epoch,
+        ]
+        self._open_session(uid, fields, known, pipeline)
+
+    def _open_session(
+        self, uid: str, fields: list[Any], known: Sequence[str], client: Any
+    ) -> list[str]:
+        """create_session.lua with the keys of every session in ``known`` (KEYS from 4 on)."""
+        keys = self.keys
+        script_keys = [keys.user(uid), keys.sessions(uid), keys.session(uid, fields[0])]
+        for other in known:
+            script_keys += [keys.session(uid, other), keys.grace(uid, other)]
+        result: list[str] = self._create_session(
+            keys=script_keys, args=[*fields, *known], client=client
+        )
+        return result
 
     @translates_redis_errors
     def authorize(self, uid: str, sid: str, jti: str) -> tuple[str, int] | None:
