@@ -257,7 +257,11 @@ def resource_server_scenarios(bench: Bench) -> list[Scenario]:
         {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},
         RESOURCE_SERVER_APP,
     )
-    jwt_only = bench.start("resource-jwt-only", {"JWT_SECRET_KEY": SECRET}, "bench.jwt_only:app")
+    jwt_only = bench.start(
+        "resource-jwt-only",
+        {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},  # gunicorn.conf asks
+        "bench.jwt_only:app",
+    )
     introspecting = bench.start(
         "resource-introspection",
         {
