@@ -11,10 +11,11 @@ Redis's server-assisted client-side caching (``CLIENT TRACKING``, default mode w
 The first request of a session reads its three keys through the reader (one round trip) and
 keeps the answer; later requests decide from memory. Before it trusts memory, a request applies
 every invalidation that has reached the channel's socket, so news that Redis has sent is never
-ignored. Memory is trusted only while both connections are up and the channel answered a
-heartbeat recently: when either drops (``CLIENT KILL``, a restart, a failover) memory is wiped
-and every request reads Redis directly (or gets `StoreUnavailable`, answered 503) until a
-background thread has both connections back.
+ignored (when nothing has, one ``poll`` of both connections' sockets says so). Memory is
+trusted only while both connections are up and the channel answered a heartbeat recently:
+when either drops (``CLIENT KILL``, a restart, a failover) memory is wiped and every request
+reads Redis directly (or gets `StoreUnavailable`, answered 503) until a background thread has
+both connections back.
 
 A value read while news about its key may have crossed it (an invalidation that arrived
 between sending the read and storing its answer) is used for that request but not kept.
