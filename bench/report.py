@@ -37,6 +37,7 @@ BASELINES: dict[str, Baselines] = {
     "recipe me": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
     "recipe refresh": Baselines("ceiling POST", f"ceiling POST {FLOOR}"),
     "resource server (kit)": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
+    "resource server (flask-jwt-extended only)": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
     "resource server (introspection)": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
 }
 

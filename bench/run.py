@@ -8,8 +8,9 @@ and reports requests/s, p50/p99, non-2xx counts and ratios to the baselines of t
 requests/s, and CPU time per request summed over every server process (bench/measure.py). The
 "+ Redis" rows are the ceiling plus one Redis round trip (the floor of any endpoint that asks
 Redis something per request). When examples/resource_server is there, the resource-server rows
-measure its protected endpoint with the kit (local verification, no round trip) and with
-per-request introspection against Rotor.
+measure its protected endpoint with the kit (local verification, no round trip), with
+flask-jwt-extended alone (no revocation check: bench/jwt_only.py) and with per-request
+introspection against Rotor.
 
 It also counts Redis round trips per request (top-level MONITOR entries; a script's inner calls
 are not round trips), Redis memory per session, refresh p99 with 1,000 vs 1,000,000 sessions
@@ -245,8 +246,9 @@ def baseline_scenarios(bench: Bench) -> list[Scenario]:
 def resource_server_scenarios(bench: Bench) -> list[Scenario]:
     """A resource server's protected endpoint (examples/resource_server) for Rotor's access
     tokens: with the kit (verified locally, revocation from Redis's invalidation channel, no
-    round trip once a session is known), and asking Rotor's introspection on every request
-    (bench/introspecting.py; its CPU counts Rotor's work too)."""
+    round trip once a session is known), with flask-jwt-extended alone and no revocation check
+    (bench/jwt_only.py: what the kit's row cannot go below), and asking Rotor's introspection on
+    every request (bench/introspecting.py; its CPU counts Rotor's work too)."""
     client = f"{CLIENT_ID}:{CLIENT_SECRET}"
     rotor = bench.start("rotor-introspection", bench.rotor_env(INTROSPECTION_CLIENTS=client))
     tokens = access_tokens(bench, rotor, "resource")
@@ -254,6 +256,11 @@ def resource_server_scenarios(bench: Bench) -> list[Scenario]:
         "resource-kit",
         {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},
         RESOURCE_SERVER_APP,
+    )
+    jwt_only = bench.start(
+        "resource-jwt-only",
+        {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},  # gunicorn.conf asks
+        "bench.jwt_only:app",
     )
     introspecting = bench.start(
         "resource-introspection",
@@ -267,6 +274,13 @@ def resource_server_scenarios(bench: Bench) -> list[Scenario]:
     return [
         Scenario(
             "resource server (kit)", kit.url, "protected.lua", bench.pids(kit), lambda: tokens
+        ),
+        Scenario(
+            "resource server (flask-jwt-extended only)",
+            jwt_only.url,
+            "protected.lua",
+            bench.pids(jwt_only),
+            lambda: tokens,
         ),
         Scenario(
             "resource server (introspection)",

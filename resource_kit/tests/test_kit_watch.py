@@ -4,9 +4,12 @@ no Redis command per request once a session is known, every way a session ends s
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -14,6 +17,7 @@ import redis
 from conftest import KEYS, Caller, mint, open_session, resource_server
 
 from rotor_resource_kit import SessionWatch
+from rotor_resource_kit.watch import _poll_both
 from tests.revocation import ACL_USER, commands_sent, readme_acl_rules, wait_for_refusal
 from tests.servers import RedisServer
 
@@ -153,3 +157,18 @@ def test_the_watch_can_be_built_before_redis_answers(make_watch):
     response = Caller(app, mint("u1", "s1"))
     assert response() == 503
     assert not watch.wait_until_watching(timeout=0.2)
+
+
+def test_news_on_a_tls_connection_is_read_from_it_not_polled_on_its_socket():
+    # TLS can hold decrypted news its socket no longer shows: such connections are read on
+    # every request, as plain ones are whenever their sockets show anything.
+    plain = socket.socket()
+    tls = ssl.create_default_context().wrap_socket(
+        socket.socket(), server_hostname="redis", do_handshake_on_connect=False
+    )
+    try:
+        assert _poll_both(SimpleNamespace(_sock=plain), SimpleNamespace(_sock=plain)) is not None
+        assert _poll_both(SimpleNamespace(_sock=plain), SimpleNamespace(_sock=tls)) is None
+    finally:
+        plain.close()
+        tls.close()

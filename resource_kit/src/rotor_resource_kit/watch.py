@@ -11,10 +11,11 @@ Redis's server-assisted client-side caching (``CLIENT TRACKING``, default mode w
 The first request of a session reads its three keys through the reader (one round trip) and
 keeps the answer; later requests decide from memory. Before it trusts memory, a request applies
 every invalidation that has reached the channel's socket, so news that Redis has sent is never
-ignored. Memory is trusted only while both connections are up and the channel answered a
-heartbeat recently: when either drops (``CLIENT KILL``, a restart, a failover) memory is wiped
-and every request reads Redis directly (or gets `StoreUnavailable`, answered 503) until a
-background thread has both connections back.
+ignored (when nothing has, one ``poll`` of both connections' sockets says so). Memory is
+trusted only while both connections are up and the channel answered a heartbeat recently:
+when either drops (``CLIENT KILL``, a restart, a failover) memory is wiped and every request
+reads Redis directly (or gets `StoreUnavailable`, answered 503) until a background thread has
+both connections back.
 
 A value read while news about its key may have crossed it (an invalidation that arrived
 between sending the read and storing its answer) is used for that request but not kept.
@@ -31,6 +32,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -91,6 +94,12 @@ class NodeWatch:
         self._epoch = 0  # invalidations applied since the channel connected
         self._news: deque[tuple[int, frozenset[str] | None]] = deque(maxlen=_RECENT_NEWS)
         self._values: dict[str, Any] = {}
+        # Both connections' sockets, polled at once: while neither has anything to read and
+        # both were read to the end since anything else read them, there is no news to apply
+        # and no EOF to notice, and a request need not ask each connection (see _quiet).
+        self._poll: select.poll | None = None
+        self._channel_read_out = False  # _lock: nothing complete is left in its parser
+        self._reader_read_out = False  # _reader_lock: no reply since its last check
         self._last_heard = 0.0
         self._last_ping = 0.0
         self._next_attempt = 0.0
@@ -125,6 +134,9 @@ class NodeWatch:
             with self._reader_lock:
                 if self._incarnation != incarnation:
                     return None  # dropped meanwhile: redis-py would reconnect it untracked
+                # Its replies pass through its parser: until checked again (and while this
+                # runs, or if it fails), requests ask the reader itself, as they always did.
+                self._reader_read_out = False
                 reader.send_packed_command(reader.pack_commands(commands))
                 return [reader.read_response() for _ in commands]
         except _REDIS_ERRORS as exc:
@@ -150,12 +162,22 @@ class NodeWatch:
         """Apply pending news, then say whether memory can be trusted (lock held)."""
         if self._channel is None:
             return False
-        self._apply_pending_news()
-        if self._channel is None:
-            return False
+        quiet = self._quiet()
+        if not quiet:
+            self._apply_pending_news()
+            if self._channel is None:
+                return False
         if self._clock() - self._last_heard > self._stale_after:
             return False
-        return self._reader_is_intact()
+        return quiet or self._reader_is_intact()
+
+    def _quiet(self) -> bool:
+        """Nothing can have reached either connection since both were last read to the end:
+        one poll of the two sockets instead of a non-blocking read on each (lock held).
+        False whenever in doubt; the caller then reads both as before."""
+        if self._poll is None or not (self._channel_read_out and self._reader_read_out):
+            return False
+        return not self._poll.poll(0)  # any event: news, a PONG, EOF, an error
 
     def _apply_pending_news(self) -> None:
         """Read every message that has reached the channel's socket (lock held)."""
@@ -163,6 +185,7 @@ class NodeWatch:
         try:
             while channel.can_read(timeout=0):
                 self._apply(channel.read_response())
+            self._channel_read_out = True
         except _REDIS_ERRORS as exc:
             self._drop_locked(f"channel lost: {exc}")
 
@@ -175,6 +198,7 @@ class NodeWatch:
             if self._reader is not None and self._reader.can_read(timeout=0):
                 self._drop_locked("reader lost: unexpected data or EOF")
                 return False
+            self._reader_read_out = self._reader is not None
             return self._reader is not None
         except _REDIS_ERRORS as exc:
             self._drop_locked(f"reader lost: {exc}")
@@ -261,6 +285,8 @@ class NodeWatch:
             return
         with self._lock:
             self._channel, self._reader = channel, reader
+            self._poll = _poll_both(channel, reader)
+            self._channel_read_out = self._reader_read_out = False
             self._incarnation += 1
             self._epoch = 0
             self._news.clear()
@@ -282,6 +308,7 @@ class NodeWatch:
                 self.name, reason)  # fmt: skip
         connections = (self._channel, self._reader)
         self._channel = self._reader = None
+        self._poll = None
         self._incarnation += 1  # first: a query about to start sees it and does not
         for connection in connections:
             if connection is not None:
@@ -299,6 +326,7 @@ class NodeWatch:
         """Forget connections inherited from a parent process without touching them (closing
         would shut down the parent's sockets)."""
         self._channel = self._reader = None
+        self._poll = None
         self._values.clear()
 
 
@@ -504,6 +532,18 @@ class SessionWatch:
             node.close()
         if self._client is not None:
             self._client.close()
+
+
+def _poll_both(*connections: Connection) -> select.poll | None:
+    """A poll object for the connections' sockets; None (always read them instead) when one
+    is not a plain socket: TLS may hold decrypted bytes that its socket no longer shows."""
+    sockets = [getattr(connection, "_sock", None) for connection in connections]
+    if not all(type(sock) is socket.socket for sock in sockets):
+        return None
+    poll = select.poll()
+    for sock in sockets:
+        poll.register(sock, select.POLLIN)
+    return poll
 
 
 def _deadline(sent_at: float, pttl: int) -> float | None:
