@@ -6,12 +6,14 @@ import logging
 import sys
 from typing import Any
 
-from flask import g, has_request_context
+from flask import has_request_context, request
 from gunicorn.glogging import Logger as GunicornLogger
 from pythonjsonlogger.json import JsonFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 RENAMED = {"asctime": "ts", "levelname": "level", "name": "logger"}
+# Where the request's id waits in the WSGI environ (app.api.tracing puts it there).
+REQUEST_ID = "rotor.request_id"
 
 
 class RequestIdFilter(logging.Filter):
@@ -19,7 +21,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context() and not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id")
+            record.request_id = request.environ.get(REQUEST_ID)
         return True
 
 
