@@ -7,12 +7,14 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any, cast
 
-from flask import g, has_request_context
+from flask import has_request_context, request
 from gunicorn.glogging import Logger as GunicornLogger
 from pythonjsonlogger.json import JsonFormatter
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 RENAMED = {"asctime": "ts", "levelname": "level", "name": "logger"}
+# Where the request's id waits in the WSGI environ (app.api.tracing puts it there).
+REQUEST_ID = "rotor.request_id"
 
 
 class RequestIdFilter(logging.Filter):
@@ -20,7 +22,7 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context() and not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id")
+            record.request_id = request.environ.get(REQUEST_ID)
         return True
 
 

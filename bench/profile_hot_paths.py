@@ -1,12 +1,21 @@
 """Profile Rotor's hot paths in-process: µs per request for /me and /refresh through the WSGI
-app (no HTTP server), against a private redis-server. `--cprofile` prints where time goes."""
+app (no HTTP server), against a private redis-server, next to the recipe's (bench/recipe.py)
+and the ceiling's. `--cprofile` prints where time goes; `--count` serves a fixed number of
+requests of one scenario and exits, for instruction counts under callgrind (run it with N and
+with 0, and divide the difference by N).
+
+As deployed under gunicorn (gunicorn.conf.py): Prometheus in multiprocess mode (samples in
+memory-mapped files), JSON log lines (here to /dev/null), the app's objects frozen for gc.
+"""
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
+import logging
 import os
 import pstats
 import sys
@@ -16,14 +25,18 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# Read by prometheus_client when first imported, as gunicorn.conf.py sets it.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rotor-profile-"))
 
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from app import create_app  # noqa: E402
+from app.logs import json_formatter, skip_unused_record_fields  # noqa: E402
 from config import Settings  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
 SECRET = "profile-secret-profile-secret-profile-secret-0123456789abcdef"
+SCENARIOS = ("me", "refresh", "recipe me", "recipe refresh", "ceiling", "ceiling GET")
 
 
 def _cpu(pid: int) -> float:
@@ -46,29 +59,53 @@ def _with_body(template: dict, body: bytes) -> dict:
     return {**template, "wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))}
 
 
+def _log_as_deployed() -> None:
+    """Every line formatted as gunicorn_logconfig does, written to /dev/null."""
+    skip_unused_record_fields()
+    handler = logging.StreamHandler(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as we do
+    handler.setFormatter(json_formatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=1000, help="requests per scenario and round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sort", default="tottime", help="cProfile order (tottime, cumulative)")
     parser.add_argument("--lines", type=int, default=35, help="cProfile lines to print")
-    parser.add_argument("--cprofile", choices=["me", "refresh", "ceiling"])
+    parser.add_argument("--cprofile", choices=SCENARIOS)
+    parser.add_argument("--count", nargs=2, metavar=("SCENARIO", "N"),
+                        help="serve N requests of SCENARIO after the warm-up, and exit")  # fmt: skip
     args = parser.parse_args()
 
+    _log_as_deployed()
     server = RedisServer(Path(tempfile.mkdtemp()) / "redis").start()
     settings = Settings(env="testing", jwt_secret_key=SECRET, bcrypt_rounds=4,
                         redis_url=server.url, access_token_ttl=3600,
                         ratelimit_enabled=False).validated()  # fmt: skip
     app = create_app(settings)
-    credentials = {"email": "p@example.com", "password": "profile password"}
+    # Emails as bench/run.py makes them: the recipe carries its user's email in every token.
+    stamp = time.time_ns()
+    credentials = {"email": f"load0-{stamp}@bench.example", "password": "profile password"}
     _call(app, _environ("POST", "/api/auth/register", json=credentials))
     _, body = _call(app, _environ("POST", "/api/auth/login", json=credentials))
     pair = json.loads(body)
 
+    os.environ.update(JWT_SECRET_KEY=SECRET, REDIS_URL=server.url)
     from bench.ceiling import app as ceiling
+    from bench.recipe import app as recipe
 
-    bearer = {"Authorization": f"Bearer {pair['token']}"}
-    me_environ = _environ("GET", "/api/auth/me", headers=bearer)
+    recipe_login = {"email": f"recipe0-{stamp}@bench.example"}
+    _, body = _call(recipe, _environ("POST", "/api/auth/login", json=recipe_login))
+    recipe_pair = json.loads(body)
+
+    me_environ = _environ("GET", "/api/auth/me",
+                          headers={"Authorization": f"Bearer {pair['access_token']}"})  # fmt: skip
+    recipe_me_environ = _environ(
+        "GET", "/api/auth/me", headers={"Authorization": f"Bearer {recipe_pair['access_token']}"}
+    )
     refresh_environ = _environ("POST", "/api/auth/refresh", json={})
     ceiling_post_environ = _environ("POST", "/ceiling", json={})
     ceiling_body = json.dumps({"refresh_token": "x" * 400}).encode()
@@ -84,6 +121,16 @@ def main() -> None:
         assert status == 200, body
         pair.update(json.loads(body))
 
+    def recipe_me() -> None:
+        status, _ = _call(recipe, dict(recipe_me_environ))
+        assert status == 200
+
+    def recipe_refresh() -> None:
+        body = json.dumps({"refresh_token": recipe_pair["refresh_token"]}).encode()
+        status, body = _call(recipe, _with_body(refresh_environ, body))
+        assert status == 200, body
+        recipe_pair.update(json.loads(body))
+
     def ceiling_post() -> None:
         status, _ = _call(ceiling, _with_body(ceiling_post_environ, ceiling_body))
         assert status == 200
@@ -92,12 +139,21 @@ def main() -> None:
         status, _ = _call(ceiling, dict(ceiling_get_environ))
         assert status == 200
 
-    scenarios = {"me": me, "refresh": refresh, "ceiling": ceiling_post, "ceiling GET": ceiling_get}
-    # Interleaved rounds, best round per scenario: other load on the machine only adds time.
-    best: dict[str, tuple[float, float, float]] = {}
-    for fn in scenarios.values():
+    scenarios = dict(zip(SCENARIOS, (me, refresh, recipe_me, recipe_refresh, ceiling_post,
+                                     ceiling_get), strict=True))  # fmt: skip
+    warm = [scenarios[args.count[0]]] if args.count else scenarios.values()
+    for fn in warm:
         for _ in range(200):
             fn()
+    gc.freeze()  # as post_worker_init in gunicorn.conf.py
+    if args.count:
+        fn, count = scenarios[args.count[0]], int(args.count[1])
+        for _ in range(count):
+            fn()
+        server.stop()
+        return
+    # Interleaved rounds, best round per scenario: other load on the machine only adds time.
+    best: dict[str, tuple[float, float, float]] = {}
     for _ in range(args.rounds):
         for name, fn in scenarios.items():
             redis_before = _cpu(server.process.pid)
@@ -110,10 +166,13 @@ def main() -> None:
             if name not in best or cpu + redis_cpu < sum(best[name][1:]):
                 best[name] = (wall, cpu, redis_cpu)
     for name, (wall, cpu, redis_cpu) in best.items():
-        print(f"{name:12s} wall {wall:7.1f}  app CPU {cpu:7.1f}  redis CPU {redis_cpu:6.1f} µs/req")
+        print(f"{name:15s} wall {wall:7.1f}  app CPU {cpu:7.1f}  redis CPU {redis_cpu:6.1f} µs/req")
+    for path in ("me", "refresh"):
+        rotor, recipe_cost = sum(best[path][1:]), sum(best[f"recipe {path}"][1:])
+        print(f"{path}: recipe/Rotor CPU ratio {recipe_cost / rotor:.2f}")
     if args.cprofile:
         fn = scenarios[args.cprofile]
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.process_time)  # CPU: waits for Redis are not ours
         profile.enable()
         for _ in range(args.n):
             fn()

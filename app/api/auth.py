@@ -61,11 +61,11 @@ _introspection_request_schema = IntrospectionRequestSchema()
 _SESSION_ID = re.compile(r"[0-9a-f]{1,64}")
 
 
-def _token_pair_response(pair: TokenPair, *, in_cookies: bool = False) -> Response:
+def _token_pair_response(pair: TokenPair) -> Response:
     # Built by hand, not dumped: this is the hot path, and every field is already a JSON
     # type. TokenPairSchema documents the same shape (a test keeps the two equal).
     now = int(get_auth().clock())
-    if in_cookies:  # the tokens travel only in HttpOnly cookies, never in the body
+    if pair.for_cookies:  # the tokens travel only in HttpOnly cookies, never in the body
         body = {
             "token_type": "Bearer",
             "expires_in": max(pair.access_expires_at - now, 0),
@@ -119,9 +119,10 @@ def login() -> Response:
     data = load_json(_login_schema)
     in_cookies = data.get("use_cookies", False)
     pair = get_auth().login(
-        data["email"], data["password"], ip=client_ip(), user_agent=user_agent()
-    )
-    return _token_pair_response(pair, in_cookies=in_cookies)
+        data["email"], data["password"], ip=client_ip(), user_agent=user_agent(),
+        for_cookies=in_cookies,
+    )  # fmt: skip
+    return _token_pair_response(pair)
 
 
 @bp.post("/refresh")
@@ -142,9 +143,10 @@ def login() -> Response:
 def refresh() -> Response:
     presented = presented_refresh_token()  # verified by the guard (or the rate limiter)
     pair = get_auth().refresh(
-        presented.token, presented.claims, ip=client_ip(), user_agent=user_agent()
-    )
-    return _token_pair_response(pair, in_cookies=presented.wants_cookies)
+        presented.token, presented.claims, ip=client_ip(), user_agent=user_agent(),
+        for_cookies=presented.wants_cookies,
+    )  # fmt: skip
+    return _token_pair_response(pair)
 
 
 @bp.post("/logout")

@@ -174,10 +174,12 @@ class AuthService:
 
     # -- tokens ---------------------------------------------------------------------------
 
-    def login(self, email: str, password: str, *, ip: str, user_agent: str) -> TokenPair:
+    def login(
+        self, email: str, password: str, *, ip: str, user_agent: str, for_cookies: bool = False
+    ) -> TokenPair:
         """Check the password and open a session; unknown email and wrong password are one
         answer, reached through one bcrypt check each, counted before it runs (429 past the
-        failed-check limit)."""
+        failed-check limit). ``for_cookies``: the pair goes in cookies (CSRF values)."""
         email = normalize_email(email)
         self.password_guard.before_check(email, ip, action="login")
         user = self.store.find_user_by_email(email)
@@ -214,7 +216,9 @@ class AuthService:
         absolute_deadline = now_s + settings.session_max_lifetime
         deadline = min(now_s + settings.refresh_token_ttl, absolute_deadline)
         sid = _new_id(12)
-        pair = self._issue_pair(user.id, sid, 0, now_s, deadline, absolute_deadline)
+        pair = self._issue_pair(
+            user.id, sid, 0, now_s, deadline, absolute_deadline, for_cookies=for_cookies
+        )
         opening = self.store.create_session(
             user.id,
             sid,
@@ -257,11 +261,18 @@ class AuthService:
         return pair
 
     def refresh(
-        self, refresh_token: str, claims: RefreshClaims, *, ip: str, user_agent: str
+        self,
+        refresh_token: str,
+        claims: RefreshClaims,
+        *,
+        ip: str,
+        user_agent: str,
+        for_cookies: bool = False,
     ) -> TokenPair:
         """Rotate a refresh token the token library verified (``claims`` are its claims): a
-        new pair, the grace replay of the last one, or refusal (``token_reused`` ends the
-        family as REUSE_POLICY says)."""
+        new pair (with CSRF values ``for_cookies``), the grace replay of the last one (to be
+        answered where it was first: the same answer again), or refusal (``token_reused`` ends
+        the family as REUSE_POLICY says)."""
         user_agent = user_agent[:USER_AGENT_MAX]
         settings = self.settings
         now = self.clock()
@@ -274,6 +285,7 @@ class AuthService:
             now_s,
             deadline,
             claims.absolute_deadline,
+            for_cookies=for_cookies,
         )
         grace_ms = settings.refresh_reuse_grace * 1000
         rotation = self.store.rotate(
@@ -302,7 +314,7 @@ class AuthService:
             )
             return successor
         if rotation.outcome is RotationOutcome.REPLAYED and rotation.sealed_pair:
-            replayed = unseal_pair(rotation.sealed_pair, refresh_token)
+            replayed = unseal_pair(rotation.sealed_pair, refresh_token, for_cookies)
             if replayed is not None:
                 audit.record("refresh", outcome="replayed", **event)
                 return replayed
@@ -332,6 +344,8 @@ class AuthService:
         now: int,
         refresh_deadline: int,
         absolute_deadline: int,
+        *,
+        for_cookies: bool,
     ) -> TokenPair:
         """A pair of a session's generation. No token outlives the session's absolute deadline:
         in the session's last minutes the access token lives only until it, too."""
@@ -343,6 +357,7 @@ class AuthService:
             access_expires_at=min(now + self.settings.access_token_ttl, absolute_deadline),
             refresh_deadline=refresh_deadline,
             absolute_deadline=absolute_deadline,
+            for_cookies=for_cookies,
         )
 
     def authorize(self, user_id: str, session_id: str, token_id: str) -> Account | None:

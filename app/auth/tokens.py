@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,7 @@ class TokenPair:
     access_expires_at: int
     refresh_expires_at: int
     session_id: str
+    for_cookies: bool = False  # issued to be answered in cookies (its tokens carry CSRF values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,26 +115,51 @@ class Tokens:
         access_expires_at: int,
         refresh_deadline: int,
         absolute_deadline: int,
+        for_cookies: bool = False,
     ) -> TokenPair:
         """Sign an access token and a refresh token of the given generation.
 
         ``iat`` and ``exp`` come from Rotor's clock, the instant the session's deadlines in
         Redis are computed from, so the refresh token's ``exp`` is exactly the session's.
+        Only a pair ``for_cookies`` gets the library's CSRF values (`_claims_over_the_library`).
         """
-        common = {"sid": session_id, "iat": now}
+        common = _claims_over_the_library(session_id, now, for_cookies)
         access = create_access_token(
-            user_id, additional_claims={**common, "exp": access_expires_at}
+            user_id, additional_claims={**common, "jti": _token_id(), "exp": access_expires_at}
         )
         refresh = create_refresh_token(
             user_id,
             additional_claims={
                 **common,
+                "jti": _token_id(),
                 "exp": refresh_deadline,
                 "gen": generation,
                 "sxp": absolute_deadline,
             },
         )
-        return TokenPair(access, refresh, access_expires_at, refresh_deadline, session_id)
+        return TokenPair(
+            access, refresh, access_expires_at, refresh_deadline, session_id, for_cookies
+        )
+
+
+def _claims_over_the_library(session_id: str, now: int, for_cookies: bool) -> dict[str, Any]:
+    """Rotor's claims, and its values for two of the library's: every character of a token is
+    parsed four times per verification, so tokens carry no more than they need.
+
+    A bearer token's ``csrf`` is empty: only a cookie-mode client echoes the value (the library
+    adds a UUID to every token while cookies are a token location), and an empty value never
+    passes its double-submit check, so a bearer token planted in a cookie cannot write.
+    """
+    claims: dict[str, Any] = {"sid": session_id, "iat": now}
+    if not for_cookies:
+        claims["csrf"] = ""
+    return claims
+
+
+def _token_id() -> str:
+    """A ``jti``: 128 random bits in 22 base64url characters (the library's UUID4 has 122 in
+    36 characters)."""
+    return secrets.token_urlsafe(16)
 
 
 def token_hash(encoded: str) -> str:
@@ -157,18 +184,23 @@ def seal_pair(pair: TokenPair, consumed_token: str) -> str:
         pair.access_expires_at,
         pair.refresh_expires_at,
         pair.session_id,
+        pair.for_cookies,
     )
     plaintext = _compact_json(fields).encode()
     sealed = nonce + AESGCM(_grace_key(consumed_token)).encrypt(nonce, plaintext, None)
     return base64.b64encode(sealed).decode()
 
 
-def unseal_pair(sealed: str, consumed_token: str) -> TokenPair | None:
-    """Decrypt a pair sealed by `seal_pair`; None if it does not open with this token."""
+def unseal_pair(sealed: str, consumed_token: str, for_cookies: bool) -> TokenPair | None:
+    """Decrypt a pair sealed by `seal_pair`; None if it does not open with this token. A pair
+    sealed before pairs recorded where they go (every token then had CSRF values) goes where
+    ``for_cookies`` says."""
     raw = base64.b64decode(sealed)
     try:
         plaintext = AESGCM(_grace_key(consumed_token)).decrypt(raw[:12], raw[12:], None)
     except InvalidTag:
         return None
-    # [:5]: a pair sealed before cookie CSRF values moved into the library had two more.
-    return TokenPair(*json.loads(plaintext)[:5])
+    fields = json.loads(plaintext)
+    access, refresh, access_expires_at, refresh_expires_at, session_id = fields[:5]
+    in_cookies = fields[5] if len(fields) == 6 else for_cookies
+    return TokenPair(access, refresh, access_expires_at, refresh_expires_at, session_id, in_cookies)

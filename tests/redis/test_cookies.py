@@ -3,6 +3,7 @@ state-changing request, cleared on logout."""
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
 from tests.conftest import PASSWORD, AuthActions
@@ -25,6 +26,10 @@ def cookie_login(auth) -> tuple[AuthActions, dict]:
 def _cookies(response) -> dict[str, str]:
     """Set-Cookie headers by cookie name."""
     return {h.split("=", 1)[0]: h for h in response.headers.getlist("Set-Cookie")}
+
+
+def _claims(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
 
 
 def _value(client, name: str, path: str = "/") -> str:
@@ -124,6 +129,37 @@ def test_insecure_cookies_for_local_http(auth_with):
     assert "access_token_cookie" in cookies and "refresh_token_cookie" in cookies
     assert all("Secure" not in header for header in cookies.values())
     assert auth.client.get("/api/auth/me").status_code == 200
+
+
+def test_only_cookie_mode_tokens_carry_a_csrf_value(browser, auth):
+    """A bearer token's csrf claim is empty: planted in a cookie it reads (as any cookie does
+    without CSRF) but never writes, whatever X-CSRF-TOKEN says."""
+    cookie_claims = _claims(_value(auth.client, "__Host-access_token_cookie"))
+    assert len(cookie_claims["csrf"]) >= 22
+    bearer = auth.register_and_login()
+    assert _claims(bearer["access_token"])["csrf"] == ""
+    assert _claims(bearer["refresh_token"])["csrf"] == ""
+    planted = auth.client.application.test_client()
+    planted.set_cookie("__Host-access_token_cookie", bearer["access_token"], domain="localhost")
+    for csrf in ("", " ", "null"):
+        response = planted.post("/api/auth/logout", base_url=HTTPS, headers={"X-CSRF-TOKEN": csrf})
+        assert response.status_code == 403
+    bearer_client = AuthActions(auth.client.application.test_client())
+    assert bearer_client.me(bearer["access_token"]).status_code == 200  # nothing was ended
+
+
+def test_a_grace_replay_is_answered_where_the_pair_first_was(auth):
+    """The same answer again: a retry that now asks for cookies gets the pair in the body, as
+    the request it repeats did (the pair's tokens carry no CSRF values to set)."""
+    pair = auth.register_and_login()
+    first = auth.refresh(pair["refresh_token"]).json
+    replay = auth.client.post(
+        "/api/auth/refresh", base_url=HTTPS,
+        json={"refresh_token": pair["refresh_token"], "use_cookies": True},
+    )  # fmt: skip
+    assert replay.status_code == 200
+    assert replay.json["refresh_token"] == first["refresh_token"]
+    assert not replay.headers.getlist("Set-Cookie")
 
 
 def test_bearer_clients_are_unaffected_by_cookie_mode(auth):

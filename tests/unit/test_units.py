@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
+from dataclasses import replace
 
 import jwt
 import pytest
@@ -21,8 +24,23 @@ PAIR = TokenPair("access.jwt.sig", "refresh.jwt.sig", 1_000, 2_000, "abc123")
 def test_sealed_pair_opens_only_with_the_consumed_token():
     sealed = seal_pair(PAIR, "the consumed token")
     assert "refresh.jwt.sig" not in sealed
-    assert unseal_pair(sealed, "the consumed token") == PAIR
-    assert unseal_pair(sealed, "another token") is None
+    assert unseal_pair(sealed, "the consumed token", True) == PAIR
+    assert unseal_pair(sealed, "another token", False) is None
+    cookie_pair = replace(PAIR, for_cookies=True)
+    assert unseal_pair(seal_pair(cookie_pair, "t"), "t", False) == cookie_pair
+
+
+def test_a_pair_sealed_before_pairs_recorded_their_mode_goes_where_the_replay_asks():
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from app.auth.tokens import _grace_key
+
+    fields = json.dumps(["a.b.c", "d.e.f", 1_000, 2_000, "abc123"]).encode()
+    sealed = base64.b64encode(
+        b"\0" * 12 + AESGCM(_grace_key("t")).encrypt(b"\0" * 12, fields, None)
+    )
+    assert unseal_pair(sealed.decode(), "t", True).for_cookies is True
+    assert unseal_pair(sealed.decode(), "t", False).for_cookies is False
 
 
 def test_grace_key_is_not_the_stored_hash():
