@@ -73,7 +73,15 @@ class AccessLogger(GunicornLogger):
     """gunicorn's logger (``logger_class`` in gunicorn.conf.py) whose access lines hold no
     secret: the request line and the referer without their query strings, no query string
     atom, no credential header (sent or received), whatever ``access_log_format`` asks for.
-    Clients are told not to put tokens in URLs, but some will, and a log outlives the token."""
+    Clients are told not to put tokens in URLs, but some will, and a log outlives the token.
+
+    Access lines are written only when ``accesslog`` names a destination (GUNICORN_ACCESSLOG):
+    gunicorn also writes them whenever a ``logconfig_dict`` is given, which Rotor always gives
+    (its JSON lines), so every request paid for a line nobody asked for."""
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return bool(self.cfg.accesslog)
 
     def atoms(
         self, resp: Any, req: Any, environ: MutableMapping[str, Any], request_time: Any

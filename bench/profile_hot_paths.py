@@ -69,6 +69,17 @@ def _log_as_deployed() -> None:
     root.setLevel(logging.INFO)
 
 
+def _print_redis_commands(server: RedisServer, requests: int) -> None:
+    """What redis-server did per request: calls and µs inside it per command, bytes in."""
+    client = server.client()
+    for name, stats in client.info("commandstats").items():
+        calls = stats["calls"] / requests
+        print(f"redis {name:22s} {calls:4.2f} calls/req {stats['usec_per_call']:6.2f} µs/call")
+    net = client.info("stats")
+    print(f"redis bytes in {net['total_net_input_bytes'] / requests:7.0f}/req, out "
+          f"{net['total_net_output_bytes'] / requests:7.0f}/req")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, default=1000, help="requests per scenario and round")
@@ -148,8 +159,11 @@ def main() -> None:
     gc.freeze()  # as post_worker_init in gunicorn.conf.py
     if args.count:
         fn, count = scenarios[args.count[0]], int(args.count[1])
+        server.client().config_resetstat()
         for _ in range(count):
             fn()
+        if count:
+            _print_redis_commands(server, count)
         server.stop()
         return
     # Interleaved rounds, best round per scenario: other load on the machine only adds time.

@@ -29,3 +29,15 @@ def test_no_access_log_format_can_print_a_query_or_a_credential_header():
     assert atoms["f"] == "https://x.example/"
     assert atoms["U"] == "/api/auth/me"
     assert not [name for name, value in atoms.items() if token in str(value)]
+
+
+def test_access_lines_are_written_only_when_gunicorn_accesslog_is_set():
+    """Rotor always gives gunicorn a logconfig_dict (JSON lines), which alone would make
+    gunicorn write an access line per request; the README says: off unless asked for."""
+    from app.logs import gunicorn_logconfig
+
+    config = Config()
+    config.set("logconfig_dict", gunicorn_logconfig())
+    assert AccessLogger(config).access_log_enabled is False
+    config.set("accesslog", "-")
+    assert AccessLogger(config).access_log_enabled is True
