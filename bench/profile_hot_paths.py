@@ -76,8 +76,10 @@ def _print_redis_commands(server: RedisServer, requests: int) -> None:
         calls = stats["calls"] / requests
         print(f"redis {name:22s} {calls:4.2f} calls/req {stats['usec_per_call']:6.2f} µs/call")
     net = client.info("stats")
-    print(f"redis bytes in {net['total_net_input_bytes'] / requests:7.0f}/req, out "
-          f"{net['total_net_output_bytes'] / requests:7.0f}/req")  # fmt: skip
+    print(
+        f"redis bytes in {net['total_net_input_bytes'] / requests:7.0f}/req, out "
+        f"{net['total_net_output_bytes'] / requests:7.0f}/req"
+    )
 
 
 def main() -> None:
@@ -87,15 +89,24 @@ def main() -> None:
     parser.add_argument("--sort", default="tottime", help="cProfile order (tottime, cumulative)")
     parser.add_argument("--lines", type=int, default=35, help="cProfile lines to print")
     parser.add_argument("--cprofile", choices=SCENARIOS)
-    parser.add_argument("--count", nargs=2, metavar=("SCENARIO", "N"),
-                        help="serve N requests of SCENARIO after the warm-up, and exit")  # fmt: skip
+    parser.add_argument(
+        "--count",
+        nargs=2,
+        metavar=("SCENARIO", "N"),
+        help="serve N requests of SCENARIO after the warm-up, and exit",
+    )
     args = parser.parse_args()
 
     _log_as_deployed()
     server = RedisServer(Path(tempfile.mkdtemp()) / "redis").start()
-    settings = Settings(env="testing", jwt_secret_key=SECRET, bcrypt_rounds=4,
-                        redis_url=server.url, access_token_ttl=3600,
-                        ratelimit_enabled=False).validated()  # fmt: skip
+    settings = Settings(
+        env="testing",
+        jwt_secret_key=SECRET,
+        bcrypt_rounds=4,
+        redis_url=server.url,
+        access_token_ttl=3600,
+        ratelimit_enabled=False,
+    ).validated()
     app = create_app(settings)
     # Emails as bench/run.py makes them: the recipe carries its user's email in every token.
     stamp = time.time_ns()
@@ -112,8 +123,9 @@ def main() -> None:
     _, body = _call(recipe, _environ("POST", "/api/auth/login", json=recipe_login))
     recipe_pair = json.loads(body)
 
-    me_environ = _environ("GET", "/api/auth/me",
-                          headers={"Authorization": f"Bearer {pair['access_token']}"})  # fmt: skip
+    me_environ = _environ(
+        "GET", "/api/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+    )
     recipe_me_environ = _environ(
         "GET", "/api/auth/me", headers={"Authorization": f"Bearer {recipe_pair['access_token']}"}
     )
@@ -150,8 +162,13 @@ def main() -> None:
         status, _ = _call(ceiling, dict(ceiling_get_environ))
         assert status == 200
 
-    scenarios = dict(zip(SCENARIOS, (me, refresh, recipe_me, recipe_refresh, ceiling_post,
-                                     ceiling_get), strict=True))  # fmt: skip
+    scenarios = dict(
+        zip(
+            SCENARIOS,
+            (me, refresh, recipe_me, recipe_refresh, ceiling_post, ceiling_get),
+            strict=True,
+        )
+    )
     warm = [scenarios[args.count[0]]] if args.count else scenarios.values()
     for fn in warm:
         for _ in range(200):

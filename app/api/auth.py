@@ -119,9 +119,12 @@ def login() -> Response:
     data = load_json(_login_schema)
     in_cookies = data.get("use_cookies", False)
     pair = get_auth().login(
-        data["email"], data["password"], ip=client_ip(), user_agent=user_agent(),
+        data["email"],
+        data["password"],
+        ip=client_ip(),
+        user_agent=user_agent(),
         for_cookies=in_cookies,
-    )  # fmt: skip
+    )
     return _token_pair_response(pair)
 
 
@@ -143,9 +146,12 @@ def login() -> Response:
 def refresh() -> Response:
     presented = presented_refresh_token()  # verified by the guard (or the rate limiter)
     pair = get_auth().refresh(
-        presented.token, presented.claims, ip=client_ip(), user_agent=user_agent(),
+        presented.token,
+        presented.claims,
+        ip=client_ip(),
+        user_agent=user_agent(),
         for_cookies=presented.wants_cookies,
-    )  # fmt: skip
+    )
     return _token_pair_response(pair)
 
 
