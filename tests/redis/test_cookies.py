@@ -131,7 +131,7 @@ def test_insecure_cookies_for_local_http(auth_with):
     assert auth.client.get("/api/auth/me").status_code == 200
 
 
-def test_only_cookie_mode_tokens_carry_a_csrf_value(browser, auth):
+def test_only_cookie_mode_tokens_carry_a_csrf_value(cookie_login, auth):
     """A bearer token's csrf claim is empty: planted in a cookie it reads (as any cookie does
     without CSRF) but never writes, whatever X-CSRF-TOKEN says."""
     cookie_claims = _claims(_value(auth.client, "__Host-access_token_cookie"))
