@@ -14,11 +14,12 @@ import tempfile
 from config import ConfigError, Settings
 
 try:
-    # Checked once in the arbiter too: a bad setting stops the start with one line, before
-    # any worker tries (and fails) to boot.
-    _settings = Settings.from_env()
-except ConfigError as exc:
-    sys.exit(f"rotor: configuration error: {exc}")
+    _settings: Settings | None = Settings.from_env()
+except ConfigError:
+    # gunicorn reads ./gunicorn.conf.py for any app started from the repository root (the
+    # resource-server example, the bench's baselines), and those need not be configured as
+    # Rotor. Rotor itself stops in wsgi.py with the one-line message.
+    _settings = None
 
 # Files every request writes to (the metrics' memory maps, gunicorn's worker heartbeat) belong
 # in memory, not on a disk that writes them back: /dev/shm where there is one.
@@ -49,9 +50,10 @@ worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or _MEMORY_DIR
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 # Access lines without query strings or credential headers: a token in a URL stays out of logs.
 logger_class = "app.logs.AccessLogger"
-loglevel = _settings.log_level.lower()
+_log_level = _settings.log_level if _settings else Settings().log_level
+loglevel = _log_level.lower()
 # JSON lines for gunicorn's own logs as for the app's (app/logs.py).
-logconfig_dict = gunicorn_logconfig(_settings.log_level)
+logconfig_dict = gunicorn_logconfig(_log_level)
 
 # Let oversized headers and URLs reach the app, which answers 431/414 in the JSON envelope
 # instead of gunicorn's HTML page. 0 for the request line still stops at 1 MB inside gunicorn.
@@ -70,7 +72,7 @@ else:
 def on_starting(server) -> None:  # type: ignore[no-untyped-def]
     """Refuse several workers on the embedded store: each would hold its own data. Start
     the metrics directory empty: samples of a previous run must not add up with ours."""
-    if server.cfg.workers > 1 and _settings.embedded_store:
+    if server.cfg.workers > 1 and _settings is not None and _settings.embedded_store:
         on_exit(server)  # gunicorn does not call it when on_starting stops the start
         sys.exit(
             f"rotor: {server.cfg.workers} workers need a shared Redis: set REDIS_URL "

@@ -131,7 +131,9 @@ class Bench:
 
     def start(self, name: str, env: dict[str, str], app: str = "wsgi:app") -> Gunicorn:
         """A server under the run's gunicorn settings, stopped when the run ends; returns once
-        every worker is up (workers fork after the port listens)."""
+        every worker is up (workers fork after the port listens). gunicorn.conf.py checks
+        Rotor's settings for every app it serves: each gets a valid secret and this Redis."""
+        env = {"JWT_SECRET_KEY": SECRET, "REDIS_URL": self.redis_server.url, **env}
         server = Gunicorn(env, *self.gunicorn_args, app=app).start(self.workdir / f"{name}.log")
         self.servers.callback(server.stop)
         wait_until(lambda: len(process_tree(server.pid)) > self.args.workers, timeout=30)
