@@ -32,7 +32,9 @@ def test_every_link_points_inside_the_repository(doc):
     assert links or doc.name != "README.md"
     for link in links:
         path, _, anchor = link.partition("#")
-        target = (doc.parent / path).resolve() if path else doc
+        # A leading / is the repository's root, as GitHub reads it.
+        base = REPO if path.startswith("/") else doc.parent
+        target = (base / path.lstrip("/")).resolve() if path else doc
         assert target.is_relative_to(REPO), f"{doc.name} links outside the repository: {link}"
         assert target.exists(), f"{doc.name} links to a missing file: {link}"
         if anchor and target.suffix == ".md":
