@@ -1,8 +1,8 @@
 """Profile Rotor's hot paths in-process: µs per request for /me and /refresh through the WSGI
-app (no HTTP server), against a private redis-server, next to the recipe's (bench/recipe.py)
-and the ceiling's. `--cprofile` prints where time goes; `--count` serves a fixed number of
-requests of one scenario and exits, for instruction counts under callgrind (run it with N and
-with 0, and divide the difference by N).
+app (no HTTP server), against a private redis-server, next to the recipe's (bench/recipe.py),
+the library floor's (bench/library_floor.py) and the ceiling's. `--cprofile` prints where time
+goes; `--count` serves a fixed number of requests of one scenario and exits, for instruction
+counts under callgrind (run it with N and with 0, and divide the difference by N).
 
 As deployed under gunicorn (gunicorn.conf.py): Prometheus in multiprocess mode (samples in
 memory-mapped files), JSON log lines (here to /dev/null), the app's objects frozen for gc.
@@ -36,7 +36,16 @@ from config import Settings  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
 SECRET = "profile-secret-profile-secret-profile-secret-0123456789abcdef"
-SCENARIOS = ("me", "refresh", "recipe me", "recipe refresh", "ceiling", "ceiling GET")
+SCENARIOS = (
+    "me",
+    "refresh",
+    "recipe me",
+    "recipe refresh",
+    "library me",
+    "library refresh",
+    "ceiling",
+    "ceiling GET",
+)
 
 
 def _cpu(pid: int) -> float:
@@ -117,17 +126,23 @@ def main() -> None:
 
     os.environ.update(JWT_SECRET_KEY=SECRET, REDIS_URL=server.url)
     from bench.ceiling import app as ceiling
+    from bench.library_floor import app as library
     from bench.recipe import app as recipe
 
     recipe_login = {"email": f"recipe0-{stamp}@bench.example"}
     _, body = _call(recipe, _environ("POST", "/api/auth/login", json=recipe_login))
     recipe_pair = json.loads(body)
+    _, body = _call(library, _environ("POST", "/api/auth/login", json=recipe_login))
+    library_pair = json.loads(body)
 
     me_environ = _environ(
         "GET", "/api/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
     )
     recipe_me_environ = _environ(
         "GET", "/api/auth/me", headers={"Authorization": f"Bearer {recipe_pair['access_token']}"}
+    )
+    library_me_environ = _environ(
+        "GET", "/api/auth/me", headers={"Authorization": f"Bearer {library_pair['access_token']}"}
     )
     refresh_environ = _environ("POST", "/api/auth/refresh", json={})
     ceiling_post_environ = _environ("POST", "/ceiling", json={})
@@ -154,6 +169,16 @@ def main() -> None:
         assert status == 200, body
         recipe_pair.update(json.loads(body))
 
+    def library_me() -> None:
+        status, _ = _call(library, dict(library_me_environ))
+        assert status == 200
+
+    def library_refresh() -> None:
+        body = json.dumps({"refresh_token": library_pair["refresh_token"]}).encode()
+        status, body = _call(library, _with_body(refresh_environ, body))
+        assert status == 200, body
+        library_pair.update(json.loads(body))
+
     def ceiling_post() -> None:
         status, _ = _call(ceiling, _with_body(ceiling_post_environ, ceiling_body))
         assert status == 200
@@ -165,7 +190,16 @@ def main() -> None:
     scenarios = dict(
         zip(
             SCENARIOS,
-            (me, refresh, recipe_me, recipe_refresh, ceiling_post, ceiling_get),
+            (
+                me,
+                refresh,
+                recipe_me,
+                recipe_refresh,
+                library_me,
+                library_refresh,
+                ceiling_post,
+                ceiling_get,
+            ),
             strict=True,
         )
     )
@@ -200,7 +234,11 @@ def main() -> None:
         print(f"{name:15s} wall {wall:7.1f}  app CPU {cpu:7.1f}  redis CPU {redis_cpu:6.1f} µs/req")
     for path in ("me", "refresh"):
         rotor, recipe_cost = sum(best[path][1:]), sum(best[f"recipe {path}"][1:])
-        print(f"{path}: recipe/Rotor CPU ratio {recipe_cost / rotor:.2f}")
+        library_cost = sum(best[f"library {path}"][1:])
+        print(
+            f"{path}: recipe/Rotor CPU ratio {recipe_cost / rotor:.2f}, "
+            f"recipe/library floor {recipe_cost / library_cost:.2f}"
+        )
     if args.cprofile:
         fn = scenarios[args.cprofile]
         profile = cProfile.Profile(time.process_time)  # CPU: waits for Redis are not ours

@@ -14,19 +14,26 @@ UNIX = "(unix socket)"  # scenario suffix: Rotor reaching Redis over its Unix so
 # The ceiling plus one Redis round trip (bench/ceiling.py, /floor): the least any endpoint that
 # asks Redis something on every request costs; Rotor's hot paths make exactly one.
 FLOOR = "+ Redis"
+# bench/library_floor.py: flask-jwt-extended verifying (and for a refresh, issuing) tokens of
+# Rotor's shape with one trivial round trip; Rotor does all of it and more.
+LIBRARY_FLOOR = "library floor"
 
 
 @dataclass(frozen=True)
 class Baselines:
-    """The rows a scenario is compared with: the ceiling, the floor and the recipe."""
+    """The rows a scenario is compared with: the ceiling, the floor, the recipe and the
+    library's floor."""
 
     ceiling: str
     floor: str | None = None
     recipe: str | None = None
+    library: str | None = None
 
 
-_GET = Baselines("ceiling GET", f"ceiling GET {FLOOR}", "recipe me")
-_POST = Baselines("ceiling POST", f"ceiling POST {FLOOR}", "recipe refresh")
+_GET = Baselines("ceiling GET", f"ceiling GET {FLOOR}", "recipe me", f"{LIBRARY_FLOOR} me")
+_POST = Baselines(
+    "ceiling POST", f"ceiling POST {FLOOR}", "recipe refresh", f"{LIBRARY_FLOOR} refresh"
+)
 BASELINES: dict[str, Baselines] = {
     "me": _GET,
     f"me {UNIX}": _GET,
@@ -36,6 +43,10 @@ BASELINES: dict[str, Baselines] = {
     f"ceiling POST {FLOOR}": Baselines("ceiling POST"),
     "recipe me": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
     "recipe refresh": Baselines("ceiling POST", f"ceiling POST {FLOOR}"),
+    f"{LIBRARY_FLOOR} me": Baselines("ceiling GET", f"ceiling GET {FLOOR}", "recipe me"),
+    f"{LIBRARY_FLOOR} refresh": Baselines(
+        "ceiling POST", f"ceiling POST {FLOOR}", "recipe refresh"
+    ),
     "resource server (kit)": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
     "resource server (flask-jwt-extended only)": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
     "resource server (introspection)": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
@@ -53,7 +64,7 @@ def summarize(runs: Sequence[Run]) -> dict[str, dict[str, Any]]:
             continue
         row = summary[name]
         row.update(ratios(by_name[name], by_name[baselines.ceiling]), ceiling=baselines.ceiling)
-        for kind in ("floor", "recipe"):
+        for kind in ("floor", "recipe", "library"):
             other = getattr(baselines, kind)
             if other in by_name:
                 row[f"cpu_ratio_to_{kind}"] = ratios(by_name[name], by_name[other])["cpu_ratio"]
@@ -100,13 +111,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"Redis {machine['redis']}",
         "",
         "| scenario | req/s | p50 ms | p99 ms | non-2xx | CPU µs/req | req/s ratio "
-        "| CPU ratio to the ceiling | to the floor | to the recipe |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| CPU ratio to the ceiling | to the floor | to the recipe | to the library floor |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, s in report["scenarios"].items():
         columns = [
             _ratio(s, key)
-            for key in ("rps_ratio", "cpu_ratio", "cpu_ratio_to_floor", "cpu_ratio_to_recipe")
+            for key in (
+                "rps_ratio",
+                "cpu_ratio",
+                "cpu_ratio_to_floor",
+                "cpu_ratio_to_recipe",
+                "cpu_ratio_to_library",
+            )
         ]
         lines.append(
             f"| {name} | {s['rps']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['non_2xx']} "
@@ -117,7 +134,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| login (bcrypt {login['bcrypt_rounds']}) | {login['rps']:.1f} | "
             f"{login['p50_ms']:.0f} | {login['p99_ms']:.0f} | {login['non_2xx']} | | "
-            f"{login['ratio']:.2f} of bound {login['bcrypt_bound_rps']:.1f}/s | | | |"
+            f"{login['ratio']:.2f} of bound {login['bcrypt_bound_rps']:.1f}/s | | | | |"
         )
     lines.append("")
     if "algorithms" in report:

@@ -7,10 +7,12 @@ blocklist, extended to rotate refresh tokens); drives them with wrk, interleaved
 and reports requests/s, p50/p99, non-2xx counts and ratios to the baselines of the same run:
 requests/s, and CPU time per request summed over every server process (bench/measure.py). The
 "+ Redis" rows are the ceiling plus one Redis round trip (the floor of any endpoint that asks
-Redis something per request). When examples/resource_server is there, the resource-server rows
-measure its protected endpoint with the kit (local verification, no round trip), with
-flask-jwt-extended alone (no revocation check: bench/jwt_only.py) and with per-request
-introspection against Rotor.
+Redis something per request); the "library floor" rows (bench/library_floor.py) are the least
+a /me and a refresh cost on flask-jwt-extended with tokens of Rotor's shape and one round trip,
+what Rotor's ratio to the recipe cannot exceed. When examples/resource_server is there, the
+resource-server rows measure its protected endpoint with the kit (local verification, no round
+trip), with flask-jwt-extended alone (no revocation check: bench/jwt_only.py) and with
+per-request introspection against Rotor.
 
 It also counts Redis round trips per request (top-level MONITOR entries; a script's inner calls
 are not round trips), Redis memory per session, refresh p99 with 1,000 vs 1,000,000 sessions
@@ -50,13 +52,23 @@ from app.auth.tokens import token_hash  # noqa: E402
 from app.store import Store  # noqa: E402
 from bench.introspecting import CLIENT_ID, CLIENT_SECRET  # noqa: E402
 from bench.measure import Load, Run, busy_processes, process_tree, wrk  # noqa: E402
-from bench.report import FLOOR, UNIX, markdown, medians, summarize  # noqa: E402
+from bench.report import FLOOR, LIBRARY_FLOOR, UNIX, markdown, medians, summarize  # noqa: E402
 from tests.servers import Gunicorn, RedisServer, wait_until  # noqa: E402
 
 SECRET = "bench-secret-bench-secret-bench-secret-bench-secret-0123456789ab"
 PASSWORD = "bench password that is long enough"
 ALGORITHMS = ("HS256", "EdDSA", "ES256", "RS256")
-SKIPPABLE = ("login", "memory", "scale", "monitor", "unix", "floor", "recipe", "resource")
+SKIPPABLE = (
+    "login",
+    "memory",
+    "scale",
+    "monitor",
+    "unix",
+    "floor",
+    "recipe",
+    "library",
+    "resource",
+)
 RESOURCE_SERVER_APP = "examples.resource_server.app:app"
 
 Credentials = Callable[[], Path | None]
@@ -213,7 +225,8 @@ def rotor_scenarios(bench: Bench, rotor: Gunicorn, suffix: str = "") -> list[Sce
 
 
 def baseline_scenarios(bench: Bench) -> list[Scenario]:
-    """The ceiling (and the floor: the ceiling plus one round trip) and the recipe."""
+    """The ceiling (and the floor: the ceiling plus one round trip), the recipe and the
+    library's floor (bench/library_floor.py)."""
     ceiling = bench.start("ceiling", {"REDIS_URL": bench.redis_server.url}, "bench.ceiling:app")
     pids = bench.pids(ceiling)
     scenarios = [
@@ -231,15 +244,38 @@ def baseline_scenarios(bench: Bench) -> list[Scenario]:
             {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},
             "bench.recipe:app",
         )
-        me = access_tokens(bench, recipe, "recipe", register=False)
+        recipe_me = access_tokens(bench, recipe, "recipe", register=False)
         scenarios += [
-            Scenario("recipe me", recipe.url, "me.lua", bench.pids(recipe), lambda: me),
+            Scenario("recipe me", recipe.url, "me.lua", bench.pids(recipe), lambda: recipe_me),
             Scenario(
                 "recipe refresh",
                 recipe.url,
                 "refresh.lua",
                 bench.pids(recipe),
                 fresh_refresh_tokens(bench, recipe, "recipe", register=False),
+            ),
+        ]
+    if not bench.skips("library"):
+        library = bench.start(
+            "library-floor",
+            {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},
+            "bench.library_floor:app",
+        )
+        library_me = access_tokens(bench, library, "library", register=False)
+        scenarios += [
+            Scenario(
+                f"{LIBRARY_FLOOR} me",
+                library.url,
+                "me.lua",
+                bench.pids(library),
+                lambda: library_me,
+            ),
+            Scenario(
+                f"{LIBRARY_FLOOR} refresh",
+                library.url,
+                "refresh.lua",
+                bench.pids(library),
+                fresh_refresh_tokens(bench, library, "library", register=False),
             ),
         ]
     return scenarios
