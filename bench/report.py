@@ -151,7 +151,13 @@ def markdown(report: dict[str, Any]) -> str:
             + ", ".join(f"{name} {n:.2f}" for name, n in trips.items())
         )
     if "redis_bytes_per_session" in report:
-        lines.append(f"Redis memory per session: {report['redis_bytes_per_session']:.0f} bytes")
+        line = f"Redis memory per session: {report['redis_bytes_per_session']:.0f} bytes"
+        if "tracking_bytes_per_session" in report:
+            line += (
+                f"; the kit's revocation channel adds {report['tracking_bytes_per_session']:.0f}"
+                " bytes per session it has read (Redis's tracking table)"
+            )
+        lines.append(line)
     if "refresh_p99_by_sessions" in report:
         scale = report["refresh_p99_by_sessions"]
         lines.append(

@@ -29,6 +29,7 @@ import argparse
 import http.client
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -43,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import redis
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -476,8 +478,12 @@ def preload_sessions(store: Store, users: int, per_user: int, tag: str) -> None:
     pipe.execute()
 
 
-def memory_per_session(bench: Bench, sessions: int = 100_000, per_user: int = 5) -> float:
-    """used_memory delta per session, after the users existed (a fresh redis-server)."""
+def memory_per_session(
+    bench: Bench, sessions: int = 100_000, per_user: int = 5
+) -> tuple[float, float]:
+    """used_memory delta per session, after the users existed (a fresh redis-server); then what
+    the resource-server kit's revocation channel adds: Redis's tracking table once a tracking
+    reader has read, as the kit does, each session's keys with one access token each."""
     server = RedisServer(bench.workdir / "memory").start()
     try:
         client = server.client()
@@ -487,8 +493,32 @@ def memory_per_session(bench: Bench, sessions: int = 100_000, per_user: int = 5)
         users_only = client.info("memory")["used_memory"]
         preload_sessions(store, users, per_user, "m")  # same users (unchanged), now with sessions
         with_sessions = client.info("memory")["used_memory"]
+        # Two plain connections, as the kit keeps (a client's pipeline would take another).
+        channel, reader = redis.Connection(port=server.port), redis.Connection(port=server.port)
+        channel.send_command("CLIENT", "ID")
+        reader.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", channel.read_response())
+        reader.read_response()
+        for u in range(users):
+            uid = f"m{u:08d}"
+            commands = []
+            for s in range(per_user):
+                sid = f"{u:08x}{s:04x}m"[:24]
+                # The kit's first read of a session (rotor_resource_kit): PTTL, EXISTS, HMGET.
+                commands += [
+                    ("PTTL", store.keys.session(uid, sid)),
+                    ("EXISTS", store.keys.denied(uid, secrets.token_urlsafe(16))),
+                    ("HMGET", store.keys.user(uid), "email", "disabled"),
+                ]
+            reader.send_packed_command(reader.pack_commands(commands))
+            for _ in commands:
+                reader.read_response()
+        tracked = client.info("memory")["used_memory"]
+        if client.info("stats")["tracking_total_keys"] == 0:
+            raise RuntimeError("the tracking reader tracked nothing")
+        for connection in (reader, channel):
+            connection.disconnect()
         client.close()
-        return (with_sessions - users_only) / sessions
+        return (with_sessions - users_only) / sessions, (tracked - with_sessions) / sessions
     finally:
         server.stop()
 
@@ -606,7 +636,9 @@ def measure(bench: Bench, report: dict[str, Any]) -> list[Run]:
         report["refresh_p99_by_sessions"], scale_runs = refresh_at_scale(bench, rotor)
         runs += scale_runs
     if not bench.skips("memory"):
-        report["redis_bytes_per_session"] = round(memory_per_session(bench), 1)
+        per_session, tracking = memory_per_session(bench)
+        report["redis_bytes_per_session"] = round(per_session, 1)
+        report["tracking_bytes_per_session"] = round(tracking, 1)
     if not bench.skips("login"):
         report["login"], login_run = login_throughput(bench)
         runs.append(login_run)

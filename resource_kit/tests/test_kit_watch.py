@@ -97,6 +97,24 @@ def test_a_killed_connection_never_leads_to_a_revoked_token_being_served(watch, 
     assert commands_sent(admin, ignore=HEARTBEAT) == before
 
 
+def test_a_capped_tracking_table_never_leads_to_a_revoked_token_being_served(watch, admin):
+    # The README's advice for the channel's cost: past tracking-table-max-keys Redis forgets
+    # keys, and a change to a forgotten key sends no news. It sends the forgotten names first.
+    admin.config_set("tracking-table-max-keys", 3)
+    try:
+        uid, sid = open_session(admin)
+        first = Caller(resource_server(watch), mint(uid, sid))
+        assert first() == 200
+        others = [Caller(resource_server(watch), mint(*open_session(admin))) for _ in range(20)]
+        assert [call() for call in others] == [200] * 20
+        assert admin.info("stats")["tracking_total_keys"] <= 3 + 3  # the table was cut back
+        admin.delete(KEYS.session(uid, sid))  # no longer tracked: no news of this one
+        wait_for_refusal(first, "kit: session ended after Redis forgot its keys")
+        assert others[-1]() == 200
+    finally:
+        admin.config_set("tracking-table-max-keys", 0)
+
+
 def test_redis_down_answers_503_then_a_restart_is_followed(tmp_path: Path, make_watch):
     server = RedisServer(tmp_path / "redis").start()
     try:
