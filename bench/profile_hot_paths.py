@@ -30,12 +30,15 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rotor
 
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
-from app import create_app  # noqa: E402
+from app import audit, create_app  # noqa: E402
 from app.logs import json_formatter, skip_unused_record_fields  # noqa: E402
 from config import Settings  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
 SECRET = "profile-secret-profile-secret-profile-secret-0123456789abcdef"
+# Rotor's own work that --without can leave out: the tracing middleware, the audit line, and
+# the grace window (REFRESH_REUSE_GRACE=0: no sealed pair, no grace hash).
+WITHOUT = ("tracing", "audit", "grace")
 SCENARIOS = (
     "me",
     "refresh",
@@ -104,6 +107,13 @@ def main() -> None:
         metavar=("SCENARIO", "N"),
         help="serve N requests of SCENARIO after the warm-up, and exit",
     )
+    parser.add_argument(
+        "--without",
+        nargs="*",
+        default=[],
+        choices=WITHOUT,
+        help="leave out parts of Rotor's own work, to measure what each costs",
+    )
     args = parser.parse_args()
 
     _log_as_deployed()
@@ -115,8 +125,13 @@ def main() -> None:
         redis_url=server.url,
         access_token_ttl=3600,
         ratelimit_enabled=False,
+        refresh_reuse_grace=0 if "grace" in args.without else 10,
     ).validated()
     app = create_app(settings)
+    if "tracing" in args.without:  # request ids, X-Request-ID and the request metrics
+        app.wsgi_app = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]
+    if "audit" in args.without:
+        audit.record = lambda event, **fields: None
     # Emails as bench/run.py makes them: the recipe carries its user's email in every token.
     stamp = time.time_ns()
     credentials = {"email": f"load0-{stamp}@bench.example", "password": "profile password"}
