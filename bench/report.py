@@ -11,6 +11,7 @@ from typing import Any
 from bench.measure import Run
 
 UNIX = "(unix socket)"  # scenario suffix: Rotor reaching Redis over its Unix socket
+CORE = "(core)"  # scenario suffix: Rotor without audit, tracing and grace (bench/rotor_core.py)
 # The ceiling plus one Redis round trip (bench/ceiling.py, /floor): the least any endpoint that
 # asks Redis something on every request costs; Rotor's hot paths make exactly one.
 FLOOR = "+ Redis"
@@ -39,6 +40,8 @@ BASELINES: dict[str, Baselines] = {
     f"me {UNIX}": _GET,
     "refresh": _POST,
     f"refresh {UNIX}": _POST,
+    f"me {CORE}": _GET,
+    f"refresh {CORE}": _POST,
     f"ceiling GET {FLOOR}": Baselines("ceiling GET"),
     f"ceiling POST {FLOOR}": Baselines("ceiling POST"),
     "recipe me": Baselines("ceiling GET", f"ceiling GET {FLOOR}"),
@@ -146,9 +149,13 @@ def markdown(report: dict[str, Any]) -> str:
         )
     if "redis_round_trips_per_request" in report:
         trips = report["redis_round_trips_per_request"]
+        paths = [name for name in trips if not name.endswith(" PING")]
         lines.append(
             "Redis round trips per request: "
-            + ", ".join(f"{name} {n:.2f}" for name, n in trips.items())
+            + ", ".join(f"{name} {trips[name]:.2f}" for name in paths)
+            + " (PINGs on the same server meanwhile, none sent by a request: "
+            + ", ".join(f"{name} {trips.get(f'{name} PING', 0):.2f}" for name in paths)
+            + ")"
         )
     if "redis_bytes_per_session" in report:
         line = f"Redis memory per session: {report['redis_bytes_per_session']:.0f} bytes"

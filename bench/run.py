@@ -54,7 +54,15 @@ from app.auth.tokens import token_hash  # noqa: E402
 from app.store import Store  # noqa: E402
 from bench.introspecting import CLIENT_ID, CLIENT_SECRET  # noqa: E402
 from bench.measure import Load, Run, busy_processes, process_tree, wrk  # noqa: E402
-from bench.report import FLOOR, LIBRARY_FLOOR, UNIX, markdown, medians, summarize  # noqa: E402
+from bench.report import (  # noqa: E402
+    CORE,
+    FLOOR,
+    LIBRARY_FLOOR,
+    UNIX,
+    markdown,
+    medians,
+    summarize,
+)
 from tests.servers import Gunicorn, RedisServer, wait_until  # noqa: E402
 
 SECRET = "bench-secret-bench-secret-bench-secret-bench-secret-0123456789ab"
@@ -69,6 +77,7 @@ SKIPPABLE = (
     "floor",
     "recipe",
     "library",
+    "core",
     "resource",
 )
 RESOURCE_SERVER_APP = "examples.resource_server.app:app"
@@ -211,7 +220,7 @@ def fresh_refresh_tokens(
 
 def rotor_scenarios(bench: Bench, rotor: Gunicorn, suffix: str = "") -> list[Scenario]:
     """Rotor's two hot paths: ``/me`` and a refresh, each one Redis round trip."""
-    tag = "unix" if suffix else "load"
+    tag = {"": "load", f" {UNIX}": "unix", f" {CORE}": "core"}[suffix]
     me = access_tokens(bench, rotor, tag)
     pids = bench.pids(rotor)
     return [
@@ -357,6 +366,11 @@ def hot_paths(bench: Bench) -> list[Run]:
     scenarios = [*baseline_scenarios(bench), *rotor_scenarios(bench, rotor)]
     if not bench.skips("resource"):
         scenarios += resource_server_scenarios(bench)
+    if not bench.skips("core"):
+        # Rotor without its audit line, tracing and grace window (bench/rotor_core.py).
+        core_env = bench.rotor_env(REFRESH_REUSE_GRACE="0")
+        core = bench.start("rotor-core", core_env, "bench.rotor_core:app")
+        scenarios += rotor_scenarios(bench, core, f" {CORE}")
     if not bench.skips("unix"):
         # The same Rotor reaching the same Redis over its Unix socket, as on a single host.
         rotor_unix = bench.start(
@@ -424,11 +438,17 @@ def count_round_trips(bench: Bench, rotor: Gunicorn, n: int = 100) -> dict[str, 
         ),
         "me": lambda: call(port, "GET", "/api/auth/me", token=pair["access_token"]),
     }
-    return {name: monitored_commands(bench, name, send, n) / n for name, send in requests.items()}
+    counts = {name: monitored_commands(bench, name, send, n) for name, send in requests.items()}
+    per_request = {name: commands / n for name, (commands, _) in counts.items()}
+    return per_request | {f"{name} PING": pings / n for name, (_, pings) in counts.items()}
 
 
-def monitored_commands(bench: Bench, name: str, send: Callable[[], None], n: int) -> int:
-    """How many top-level commands Redis received while ``send`` ran ``n`` times."""
+def monitored_commands(
+    bench: Bench, name: str, send: Callable[[], None], n: int
+) -> tuple[int, int]:
+    """How many top-level commands Redis received while ``send`` ran ``n`` times, PINGs apart:
+    no request sends one, but the other servers of the run share this redis-server (the kit's
+    channel pings every second) and redis-py pings a connection idle for 30 s."""
     log = bench.workdir / f"monitor-{name}.log"
     with open(log, "w") as out:
         monitor = subprocess.Popen(
@@ -441,7 +461,9 @@ def monitored_commands(bench: Bench, name: str, send: Callable[[], None], n: int
         monitor.terminate()
         monitor.wait()
     lines = [line for line in log.read_text().splitlines() if line[:1].isdigit()]
-    return len([line for line in lines if " lua] " not in line])
+    commands = [line for line in lines if " lua] " not in line]
+    pings = [line for line in commands if line.upper().endswith('] "PING"')]
+    return len(commands) - len(pings), len(pings)
 
 
 def preload_sessions(store: Store, users: int, per_user: int, tag: str) -> None:
