@@ -30,15 +30,13 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="rotor
 
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
-from app import audit, create_app  # noqa: E402
+from app import create_app  # noqa: E402
 from app.logs import json_formatter, skip_unused_record_fields  # noqa: E402
+from bench.without import PARTS, leave_out  # noqa: E402
 from config import Settings  # noqa: E402
 from tests.servers import RedisServer  # noqa: E402
 
 SECRET = "profile-secret-profile-secret-profile-secret-0123456789abcdef"
-# Rotor's own work that --without can leave out: the tracing middleware, the audit line, and
-# the grace window (REFRESH_REUSE_GRACE=0: no sealed pair, no grace hash).
-WITHOUT = ("tracing", "audit", "grace")
 SCENARIOS = (
     "me",
     "refresh",
@@ -111,7 +109,7 @@ def main() -> None:
         "--without",
         nargs="*",
         default=[],
-        choices=WITHOUT,
+        choices=PARTS,
         help="leave out parts of Rotor's own work, to measure what each costs",
     )
     args = parser.parse_args()
@@ -127,11 +125,7 @@ def main() -> None:
         ratelimit_enabled=False,
         refresh_reuse_grace=0 if "grace" in args.without else 10,
     ).validated()
-    app = create_app(settings)
-    if "tracing" in args.without:  # request ids, X-Request-ID and the request metrics
-        app.wsgi_app = app.wsgi_app.wsgi_app  # type: ignore[attr-defined]
-    if "audit" in args.without:
-        audit.record = lambda event, **fields: None
+    app = leave_out(create_app(settings), args.without)
     # Emails as bench/run.py makes them: the recipe carries its user's email in every token.
     stamp = time.time_ns()
     credentials = {"email": f"load0-{stamp}@bench.example", "password": "profile password"}

@@ -9,7 +9,8 @@ requests/s, and CPU time per request summed over every server process (bench/mea
 "+ Redis" rows are the ceiling plus one Redis round trip (the floor of any endpoint that asks
 Redis something per request); the "library floor" rows (bench/library_floor.py) are the least
 a /me and a refresh cost on flask-jwt-extended with tokens of Rotor's shape and one round trip,
-what Rotor's ratio to the recipe cannot exceed. When examples/resource_server is there, the
+what Rotor's ratio to the recipe cannot exceed; the "(core)" rows are Rotor without its audit
+line, tracing and grace window (bench/rotor_core.py). When examples/resource_server is there, the
 resource-server rows measure its protected endpoint with the kit (local verification, no round
 trip), with flask-jwt-extended alone (no revocation check: bench/jwt_only.py) and with
 per-request introspection against Rotor.
@@ -218,9 +219,11 @@ def fresh_refresh_tokens(
     return credentials
 
 
-def rotor_scenarios(bench: Bench, rotor: Gunicorn, suffix: str = "") -> list[Scenario]:
-    """Rotor's two hot paths: ``/me`` and a refresh, each one Redis round trip."""
-    tag = {"": "load", f" {UNIX}": "unix", f" {CORE}": "core"}[suffix]
+def rotor_scenarios(
+    bench: Bench, rotor: Gunicorn, suffix: str = "", tag: str = "load"
+) -> list[Scenario]:
+    """Rotor's two hot paths: ``/me`` and a refresh, each one Redis round trip. ``tag`` names
+    the server's accounts and token files: one per server."""
     me = access_tokens(bench, rotor, tag)
     pids = bench.pids(rotor)
     return [
@@ -370,13 +373,13 @@ def hot_paths(bench: Bench) -> list[Run]:
         # Rotor without its audit line, tracing and grace window (bench/rotor_core.py).
         core_env = bench.rotor_env(REFRESH_REUSE_GRACE="0")
         core = bench.start("rotor-core", core_env, "bench.rotor_core:app")
-        scenarios += rotor_scenarios(bench, core, f" {CORE}")
+        scenarios += rotor_scenarios(bench, core, f" {CORE}", "core")
     if not bench.skips("unix"):
         # The same Rotor reaching the same Redis over its Unix socket, as on a single host.
         rotor_unix = bench.start(
             "rotor-unix", bench.rotor_env(REDIS_URL=bench.redis_server.unix_url)
         )
-        scenarios += rotor_scenarios(bench, rotor_unix, f" {UNIX}")
+        scenarios += rotor_scenarios(bench, rotor_unix, f" {UNIX}", "unix")
     return run_interleaved(bench, order_rows(scenarios))
 
 
@@ -403,7 +406,7 @@ def by_algorithm(bench: Bench) -> dict[str, dict[str, Any]]:
         server = bench.start(f"rotor-{algorithm}", env)
         scenarios[algorithm] = [
             Scenario(f"{s.name} {algorithm}", s.url, s.script, s.pids, s.credentials)
-            for s in rotor_scenarios(bench, server)
+            for s in rotor_scenarios(bench, server, tag=f"load-{algorithm.lower()}")
         ]
     runs = run_interleaved(bench, [s for group in scenarios.values() for s in group])
     return {
