@@ -219,21 +219,28 @@ def fresh_refresh_tokens(
     return credentials
 
 
-def rotor_scenarios(
-    bench: Bench, rotor: Gunicorn, suffix: str = "", tag: str = "load"
+def hot_path_scenarios(
+    bench: Bench,
+    server: Gunicorn,
+    tag: str,
+    *,
+    prefix: str = "",
+    suffix: str = "",
+    register: bool = True,
 ) -> list[Scenario]:
-    """Rotor's two hot paths: ``/me`` and a refresh, each one Redis round trip. ``tag`` names
-    the server's accounts and token files: one per server."""
-    me = access_tokens(bench, rotor, tag)
-    pids = bench.pids(rotor)
+    """The two hot paths of Rotor or a baseline: ``/me`` and a refresh. ``tag`` names the
+    server's accounts and token files (one per server); ``register`` is False for a baseline
+    whose login trusts the caller."""
+    me = access_tokens(bench, server, tag, register=register)
+    pids = bench.pids(server)
     return [
-        Scenario(f"me{suffix}", rotor.url, "me.lua", pids, lambda: me),
+        Scenario(f"{prefix}me{suffix}", server.url, "me.lua", pids, lambda: me),
         Scenario(
-            f"refresh{suffix}",
-            rotor.url,
+            f"{prefix}refresh{suffix}",
+            server.url,
             "refresh.lua",
             pids,
-            fresh_refresh_tokens(bench, rotor, tag),
+            fresh_refresh_tokens(bench, server, tag, register=register),
         ),
     ]
 
@@ -252,46 +259,12 @@ def baseline_scenarios(bench: Bench) -> list[Scenario]:
             Scenario(f"ceiling GET {FLOOR}", ceiling.url + "/floor", None, pids),
             Scenario(f"ceiling POST {FLOOR}", ceiling.url + "/floor", "ceiling_post.lua", pids),
         ]
-    if not bench.skips("recipe"):
-        recipe = bench.start(
-            "recipe",
-            {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},
-            "bench.recipe:app",
-        )
-        recipe_me = access_tokens(bench, recipe, "recipe", register=False)
-        scenarios += [
-            Scenario("recipe me", recipe.url, "me.lua", bench.pids(recipe), lambda: recipe_me),
-            Scenario(
-                "recipe refresh",
-                recipe.url,
-                "refresh.lua",
-                bench.pids(recipe),
-                fresh_refresh_tokens(bench, recipe, "recipe", register=False),
-            ),
-        ]
-    if not bench.skips("library"):
-        library = bench.start(
-            "library-floor",
-            {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET},
-            "bench.library_floor:app",
-        )
-        library_me = access_tokens(bench, library, "library", register=False)
-        scenarios += [
-            Scenario(
-                f"{LIBRARY_FLOOR} me",
-                library.url,
-                "me.lua",
-                bench.pids(library),
-                lambda: library_me,
-            ),
-            Scenario(
-                f"{LIBRARY_FLOOR} refresh",
-                library.url,
-                "refresh.lua",
-                bench.pids(library),
-                fresh_refresh_tokens(bench, library, "library", register=False),
-            ),
-        ]
+    baselines = (("recipe", "recipe", "recipe"), ("library", "library_floor", LIBRARY_FLOOR))
+    for part, module, label in baselines:
+        if not bench.skips(part):
+            env = {"REDIS_URL": bench.redis_server.url, "JWT_SECRET_KEY": SECRET}
+            server = bench.start(part, env, f"bench.{module}:app")
+            scenarios += hot_path_scenarios(bench, server, part, prefix=f"{label} ", register=False)
     return scenarios
 
 
@@ -366,20 +339,20 @@ def run_interleaved(bench: Bench, scenarios: list[Scenario]) -> list[Run]:
 def hot_paths(bench: Bench) -> list[Run]:
     """The main table: Rotor's hot paths next to the ceiling, the floor and the recipe."""
     rotor = bench.start("rotor", bench.rotor_env())
-    scenarios = [*baseline_scenarios(bench), *rotor_scenarios(bench, rotor)]
+    scenarios = [*baseline_scenarios(bench), *hot_path_scenarios(bench, rotor, "load")]
     if not bench.skips("resource"):
         scenarios += resource_server_scenarios(bench)
     if not bench.skips("core"):
         # Rotor without its audit line, tracing and grace window (bench/rotor_core.py).
         core_env = bench.rotor_env(REFRESH_REUSE_GRACE="0")
         core = bench.start("rotor-core", core_env, "bench.rotor_core:app")
-        scenarios += rotor_scenarios(bench, core, f" {CORE}", "core")
+        scenarios += hot_path_scenarios(bench, core, "core", suffix=f" {CORE}")
     if not bench.skips("unix"):
         # The same Rotor reaching the same Redis over its Unix socket, as on a single host.
         rotor_unix = bench.start(
             "rotor-unix", bench.rotor_env(REDIS_URL=bench.redis_server.unix_url)
         )
-        scenarios += rotor_scenarios(bench, rotor_unix, f" {UNIX}", "unix")
+        scenarios += hot_path_scenarios(bench, rotor_unix, "unix", suffix=f" {UNIX}")
     return run_interleaved(bench, order_rows(scenarios))
 
 
@@ -406,7 +379,7 @@ def by_algorithm(bench: Bench) -> dict[str, dict[str, Any]]:
         server = bench.start(f"rotor-{algorithm}", env)
         scenarios[algorithm] = [
             Scenario(f"{s.name} {algorithm}", s.url, s.script, s.pids, s.credentials)
-            for s in rotor_scenarios(bench, server, tag=f"load-{algorithm.lower()}")
+            for s in hot_path_scenarios(bench, server, f"load-{algorithm.lower()}")
         ]
     runs = run_interleaved(bench, [s for group in scenarios.values() for s in group])
     return {
