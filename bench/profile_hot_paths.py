@@ -21,6 +21,7 @@ import pstats
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -144,49 +145,28 @@ def main() -> None:
     _, body = _call(library, _environ("POST", "/api/auth/login", json=recipe_login))
     library_pair = json.loads(body)
 
-    me_environ = _environ(
-        "GET", "/api/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
-    )
-    recipe_me_environ = _environ(
-        "GET", "/api/auth/me", headers={"Authorization": f"Bearer {recipe_pair['access_token']}"}
-    )
-    library_me_environ = _environ(
-        "GET", "/api/auth/me", headers={"Authorization": f"Bearer {library_pair['access_token']}"}
-    )
     refresh_environ = _environ("POST", "/api/auth/refresh", json={})
     ceiling_post_environ = _environ("POST", "/ceiling", json={})
     ceiling_body = json.dumps({"refresh_token": "x" * 400}).encode()
     ceiling_get_environ = _environ("GET", "/ceiling")
 
-    def me() -> None:
-        status, _ = _call(app, dict(me_environ))
-        assert status == 200
+    def hot_paths(wsgi_app, pair: dict) -> tuple[Callable[[], None], Callable[[], None]]:
+        """``/me`` with the pair's access token, and a refresh that chains its refresh token."""
+        me_environ = _environ(
+            "GET", "/api/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+        )
 
-    def refresh() -> None:
-        body = json.dumps({"refresh_token": pair["refresh_token"]}).encode()
-        status, body = _call(app, _with_body(refresh_environ, body))
-        assert status == 200, body
-        pair.update(json.loads(body))
+        def me() -> None:
+            status, _ = _call(wsgi_app, dict(me_environ))
+            assert status == 200
 
-    def recipe_me() -> None:
-        status, _ = _call(recipe, dict(recipe_me_environ))
-        assert status == 200
+        def refresh() -> None:
+            body = json.dumps({"refresh_token": pair["refresh_token"]}).encode()
+            status, body = _call(wsgi_app, _with_body(refresh_environ, body))
+            assert status == 200, body
+            pair.update(json.loads(body))
 
-    def recipe_refresh() -> None:
-        body = json.dumps({"refresh_token": recipe_pair["refresh_token"]}).encode()
-        status, body = _call(recipe, _with_body(refresh_environ, body))
-        assert status == 200, body
-        recipe_pair.update(json.loads(body))
-
-    def library_me() -> None:
-        status, _ = _call(library, dict(library_me_environ))
-        assert status == 200
-
-    def library_refresh() -> None:
-        body = json.dumps({"refresh_token": library_pair["refresh_token"]}).encode()
-        status, body = _call(library, _with_body(refresh_environ, body))
-        assert status == 200, body
-        library_pair.update(json.loads(body))
+        return me, refresh
 
     def ceiling_post() -> None:
         status, _ = _call(ceiling, _with_body(ceiling_post_environ, ceiling_body))
@@ -200,12 +180,9 @@ def main() -> None:
         zip(
             SCENARIOS,
             (
-                me,
-                refresh,
-                recipe_me,
-                recipe_refresh,
-                library_me,
-                library_refresh,
+                *hot_paths(app, pair),
+                *hot_paths(recipe, recipe_pair),
+                *hot_paths(library, library_pair),
                 ceiling_post,
                 ceiling_get,
             ),
